@@ -1,0 +1,34 @@
+"""Alert stores: where alerts, the flows they cite, and triage changes are kept.
+
+* :class:`AlertStore`: the store-neutral interface, with :class:`AlertQuery`, :class:`FlowQuery`
+  and :class:`AlertPage` (keyset pagination).
+* :class:`SqliteAlertStore`: the default, one SQLite file with versioned migrations.
+* :func:`open_store`: build a store by registry id (``"sqlite"``) from options.
+"""
+
+from alerts.stores.base import (
+    AlertPage,
+    AlertQuery,
+    AlertStore,
+    FlowQuery,
+    RecordQuery,
+    TriageChange,
+    flow_cursor,
+)
+from alerts.stores.registry import BUILTIN_STORES, open_store, store_classes
+from alerts.stores.sqlite import SqliteAlertStore, SqliteStoreSettings
+
+__all__ = [
+    "BUILTIN_STORES",
+    "AlertPage",
+    "AlertQuery",
+    "AlertStore",
+    "FlowQuery",
+    "RecordQuery",
+    "SqliteAlertStore",
+    "SqliteStoreSettings",
+    "TriageChange",
+    "flow_cursor",
+    "open_store",
+    "store_classes",
+]

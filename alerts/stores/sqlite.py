@@ -1,0 +1,304 @@
+"""``SqliteAlertStore``: alerts, flows and the triage log in one SQLite file (the default store).
+
+One connection per store, guarded by a lock so the API's worker threads can share it. Every write
+is one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before anything is read, so a
+read-modify-write (an upsert meeting an analyst's triage change from another process) cannot lose
+either side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import Field
+
+from alerts.model import Alert, CloseReason, TriageStatus
+from alerts.stores.base import (
+    AlertPage,
+    AlertQuery,
+    AlertStore,
+    FlowQuery,
+    TriageChange,
+    encode_cursor,
+    refresh,
+)
+from alerts.stores.sqlite_query import (
+    INSERT_FLOW,
+    UPSERT_ALERT,
+    alert_row,
+    alert_where,
+    dumps,
+    flow_row,
+    flow_where,
+    micros,
+)
+from alerts.stores.sqlite_schema import LATEST_VERSION, connect, migrate
+from alerts.triage import TriageError, apply_triage
+from cityshield.clock import Clock, SystemClock
+from cityshield.errors import ConfigError, NotFoundError, StoreError
+from cityshield.settings import Section
+
+#: Rows built per executemany call: bounds memory for huge iterables, all in one transaction.
+_FLOW_CHUNK = 10_000
+#: Ids per ``IN (...)``; well under SQLite's parameter limit.
+_ID_CHUNK = 500
+
+
+class SqliteStoreSettings(Section):
+    #: The database file (created with its directories), or ``:memory:``.
+    path: str = "cityshield.db"
+    #: How long a writer waits for another process's transaction before failing.
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    #: SQLite page cache per connection.
+    cache_mib: int = Field(default=64, ge=1)
+
+
+class SqliteAlertStore(AlertStore):
+    id = "sqlite"
+    settings_class = SqliteStoreSettings
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        clock: Clock | None = None,
+        *,
+        busy_timeout_ms: int = 5000,
+        cache_mib: int = 64,
+    ) -> None:
+        self._where = os.fspath(path)
+        self._clock = clock or SystemClock()
+        self._lock = threading.RLock()
+        self._db = connect(self._where, busy_timeout_ms=busy_timeout_ms, cache_mib=cache_mib)
+        try:
+            migrate(self._db, self._where)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def from_settings(cls, settings: Section, clock: Clock) -> Self:
+        if not isinstance(settings, SqliteStoreSettings):
+            raise ConfigError(f"expected SqliteStoreSettings, got {type(settings).__name__}")
+        return cls(
+            settings.path,
+            clock,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            cache_mib=settings.cache_mib,
+        )
+
+    @property
+    def path(self) -> Path | None:
+        return None if self._where == ":memory:" else Path(self._where)
+
+    # ------------------------------------------------------------------------------------ alerts
+
+    def upsert_alerts(self, alerts: Iterable[Alert]) -> int:
+        incoming: dict[str, Alert] = {}
+        for alert in alerts:
+            seen = incoming.get(alert.id)
+            incoming[alert.id] = alert if seen is None else refresh(seen, alert)
+        with self._write() as db:
+            stored = self._load_alerts(db, list(incoming))
+            rows = [
+                alert_row(refresh(stored[i], a) if i in stored else a) for i, a in incoming.items()
+            ]
+            db.executemany(UPSERT_ALERT, rows)
+        return len(rows)
+
+    def get_alert(self, alert_id: str) -> Alert:
+        with self._read() as db:
+            found = self._load_alerts(db, [alert_id])
+        if alert_id not in found:
+            raise NotFoundError(f"no alert with id {alert_id!r}", where=self._where)
+        return found[alert_id]
+
+    def query_alerts(self, query: AlertQuery) -> AlertPage:
+        where = alert_where(query)
+        sql = where.statement("SELECT doc FROM alerts", " ORDER BY last_seen DESC, id DESC LIMIT ?")
+        with self._read() as db:
+            docs = db.execute(sql, [*where.params, query.limit + 1]).fetchall()
+        items = [self._alert(doc) for (doc,) in docs[: query.limit]]
+        more = len(docs) > query.limit
+        last = items[-1] if more else None
+        return AlertPage(
+            items=items, next_cursor=encode_cursor(last.last_seen, last.id) if last else None
+        )
+
+    def count_alerts(self, query: AlertQuery) -> int:
+        where = alert_where(query, keyset=False)
+        with self._read() as db:
+            row = db.execute(
+                where.statement("SELECT count(*) FROM alerts"), where.params
+            ).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------------------------ triage
+
+    def update_triage(
+        self,
+        alert_id: str,
+        *,
+        status: TriageStatus | None = None,
+        assignee: str | None = None,
+        close_reason: CloseReason | None = None,
+        actor: str,
+    ) -> Alert:
+        if not actor.strip():
+            raise TriageError("a triage change needs an actor", where=alert_id)
+        with self._write() as db:
+            alert = self._load_alerts(db, [alert_id]).get(alert_id)
+            if alert is None:
+                raise NotFoundError(f"no alert with id {alert_id!r}", where=self._where)
+            now = self._clock.now()
+            triage = apply_triage(
+                alert.triage, status=status, assignee=assignee, close_reason=close_reason, at=now
+            )
+            if triage is alert.triage:
+                return alert
+            updated = alert.model_copy(update={"triage": triage})
+            db.execute(
+                "UPDATE alerts SET status = ?, assignee = ?, doc = ? WHERE id = ?",
+                (triage.status.value, triage.assignee, dumps(updated.to_ecs()), alert_id),
+            )
+            db.execute(
+                "INSERT INTO triage_log (alert_id, actor, at, before, after) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    alert_id,
+                    actor,
+                    micros(now),
+                    dumps(alert.triage.model_dump(mode="json")),
+                    dumps(triage.model_dump(mode="json")),
+                ),
+            )
+        return updated
+
+    def triage_history(self, alert_id: str) -> list[TriageChange]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT actor, at, before, after FROM triage_log WHERE alert_id = ? ORDER BY seq",
+                (alert_id,),
+            ).fetchall()
+        return [
+            TriageChange(
+                alert_id=alert_id,
+                actor=actor,
+                at=datetime.fromtimestamp(at // 1_000_000, UTC).replace(microsecond=at % 1_000_000),
+                before=json.loads(before),
+                after=json.loads(after),
+            )
+            for actor, at, before, after in rows
+        ]
+
+    # ------------------------------------------------------------------------------------- flows
+
+    def add_flows(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        added = 0
+        iterator = iter(docs)
+        with self._write() as db:
+            while chunk := list(islice(iterator, _FLOW_CHUNK)):
+                rows = []
+                try:
+                    for doc in chunk:
+                        rows.append(flow_row(doc))
+                except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+                    raise StoreError(
+                        f"flow #{added + len(rows)} of the batch is not a flow document: {exc!r}; "
+                        "nothing of the batch was stored",
+                        where=self._where,
+                    ) from exc
+                db.executemany(INSERT_FLOW, rows)
+                added += len(rows)
+        return added
+
+    def get_flow(self, flow_id: str) -> dict[str, Any]:
+        with self._read() as db:
+            row = db.execute("SELECT doc FROM flows WHERE id = ?", (flow_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no flow with id {flow_id!r}", where=self._where)
+        doc: dict[str, Any] = json.loads(row[0])
+        return doc
+
+    def query_flows(self, query: FlowQuery) -> list[dict[str, Any]]:
+        where = flow_where(query)
+        sql = where.statement("SELECT doc FROM flows", " ORDER BY end_us DESC, id DESC LIMIT ?")
+        with self._read() as db:
+            rows = db.execute(sql, [*where.params, query.limit]).fetchall()
+        return [json.loads(doc) for (doc,) in rows]
+
+    # ----------------------------------------------------------------------------------- general
+
+    def stats(self) -> dict[str, int]:
+        with self._read() as db:
+            counts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status"))
+            flows = db.execute("SELECT count(*) FROM flows").fetchone()[0]
+            log = db.execute("SELECT count(*) FROM triage_log").fetchone()[0]
+        by_status = {f"alerts_{s.value}": int(counts.get(s.value, 0)) for s in TriageStatus}
+        return {
+            "alerts": sum(by_status.values()),
+            **by_status,
+            "flows": int(flows),
+            "triage_changes": int(log),
+            "schema_version": LATEST_VERSION,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            # Recommended by SQLite before closing a long-lived connection: keeps the query
+            # planner's statistics current at almost no cost. Closing must not fail, so an error
+            # (closed already, file gone) is ignored.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA optimize")
+            self._db.close()
+
+    # ---------------------------------------------------------------------------------- internal
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors():
+            yield self._db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{type(exc).__name__}: {exc}", where=self._where) from exc
+
+    def _load_alerts(self, db: sqlite3.Connection, ids: list[str]) -> dict[str, Alert]:
+        found: dict[str, Alert] = {}
+        for i in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[i : i + _ID_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT doc FROM alerts WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+            for (doc,) in db.execute(sql, chunk):
+                alert = self._alert(doc)
+                found[alert.id] = alert
+        return found
+
+    def _alert(self, doc: str) -> Alert:
+        try:
+            return Alert.from_ecs(json.loads(doc))
+        except ValueError as exc:
+            raise StoreError(f"a stored alert cannot be read: {exc}", where=self._where) from exc
