@@ -1,7 +1,7 @@
 """The error tree. Each class is named for who must react to it.
 
-Errors about content (captures, rule files, playbooks) carry a location so that a person can find the
-problem: the file and, where it applies, the frame, byte offset, line or step.
+Errors about content (captures, rule files, playbooks) carry a location so that a person can find
+the problem: the file and, where it applies, the frame, byte offset, line or step.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class DecodeError(CityShieldError):
 
 
 class CaptureError(DecodeError):
-    """A capture file or stream that cannot be read: missing, corrupt, or of an unknown link type."""
+    """A capture that cannot be read: missing, corrupt, or of an unknown link type."""
 
 
 class DetectorError(CityShieldError):

@@ -26,7 +26,7 @@ PROTO_SCTP = 132
 PORT_PROTOS = frozenset({PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_ICMP6, PROTO_SCTP})
 
 # ICMP message types that have a counterpart (request and reply): the counterpart type stands in for
-# the destination port so that both directions hash alike. Zeek and the Community ID spec share them.
+# the destination port so that both directions hash alike (the table Zeek and the spec share).
 ICMP4_COUNTERPART = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17}
 ICMP6_COUNTERPART = {
     128: 129, 129: 128, 130: 131, 131: 130, 133: 134, 134: 133,
@@ -48,9 +48,7 @@ _MAPPED_V4_HI = np.uint64(0)
 _MAPPED_V4_LO_TAG = np.uint64(0x0000FFFF00000000)
 
 
-def icmp_ports(
-    icmp_type: int, icmp_code: int, *, v6: bool
-) -> tuple[int, int, bool]:
+def icmp_ports(icmp_type: int, icmp_code: int, *, v6: bool) -> tuple[int, int, bool]:
     """Port equivalents of an ICMP message: (sport, dport, one_way)."""
     mapping = ICMP6_COUNTERPART if v6 else ICMP4_COUNTERPART
     if icmp_type in mapping:
@@ -96,7 +94,8 @@ def community_ids(
 
     Addresses are 128-bit values split in two big-endian halves; IPv4 addresses are IPv4-mapped
     (``::ffff:a.b.c.d``) with ``is_v6`` false. ICMP ports are the flow's port equivalents: the
-    originator's type as ``sport``; a type without counterpart makes the flow one-way (not reordered).
+    originator's type as ``sport``; a type without counterpart makes the flow one-way (not
+    reordered).
     """
     n = len(proto)
     out: list[str] = [""] * n

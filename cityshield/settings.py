@@ -68,10 +68,10 @@ def load_settings(cls: type[S], toml_path: Path | None = None, **overrides: Any)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"not valid TOML: {exc}", where=where) from exc
 
-    bound = type(cls.__name__, (cls,), {})
-    bound.model_config = {**cls.model_config, "toml_file": toml_path}  # type: ignore[typeddict-unknown-key]
+    config = SettingsConfigDict(**{**cls.model_config, "toml_file": toml_path})
+    bound: type[S] = type(cls.__name__, (cls,), {"model_config": config})
     try:
-        return bound(**overrides)  # type: ignore[no-any-return]
+        return bound(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc), where=where) from exc
 
