@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,21 @@ def make_flow() -> FlowFactory:
         }
 
     return make
+
+
+@pytest.fixture
+def raw_db() -> Iterator[Callable[[Path], sqlite3.Connection]]:
+    """Opens a store's file with plain sqlite3 (autocommit), as another program would."""
+    opened: list[sqlite3.Connection] = []
+
+    def open_db(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None)
+        opened.append(db)
+        return db
+
+    yield open_db
+    for db in opened:
+        db.close()
 
 
 @pytest.fixture
