@@ -88,7 +88,9 @@ class AlertAggregator:
             tuple(alert.aggregation_fields),
             alert.aggregation_key(),
         )
-        self._expire(alert.last_seen)
+        # Network time moves with first_seen, the time the window rule compares: an alert that
+        # spans long must not expire the aggregate it is about to join.
+        self._expire(alert.first_seen)
         entry = self._open.get(key)
         if entry is not None and self._within_window(entry[0], alert):
             aggregate = fold(entry[0], alert)

@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, Self
@@ -40,6 +39,7 @@ from alerts.stores.sqlite_query import (
     dumps,
     flow_row,
     flow_where,
+    from_micros,
     micros,
 )
 from alerts.stores.sqlite_schema import LATEST_VERSION, connect, migrate
@@ -107,6 +107,8 @@ class SqliteAlertStore(AlertStore):
         for alert in alerts:
             seen = incoming.get(alert.id)
             incoming[alert.id] = alert if seen is None else refresh(seen, alert)
+        if not incoming:
+            return 0
         with self._write() as db:
             stored = self._load_alerts(db, list(incoming))
             rows = [
@@ -193,7 +195,7 @@ class SqliteAlertStore(AlertStore):
             TriageChange(
                 alert_id=alert_id,
                 actor=actor,
-                at=datetime.fromtimestamp(at // 1_000_000, UTC).replace(microsecond=at % 1_000_000),
+                at=from_micros(at),
                 before=json.loads(before),
                 after=json.loads(after),
             )
@@ -275,7 +277,9 @@ class SqliteAlertStore(AlertStore):
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk, an interrupt).
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 

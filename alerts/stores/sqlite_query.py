@@ -50,6 +50,10 @@ def micros(value: datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
+def from_micros(value: int) -> datetime:
+    return _EPOCH + value * _MICROSECOND
+
+
 def ip_blob(ip: str) -> bytes:
     """The 16-byte form of an address; IPv4 as IPv4-mapped IPv6 (``::ffff:a.b.c.d``), so that both
     families sort in one index and a CIDR block is one contiguous range of it.

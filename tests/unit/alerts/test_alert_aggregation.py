@@ -106,6 +106,17 @@ def test_a_repeat_after_the_window_starts_a_new_aggregate(
     assert aggregator.stats()["expired"] == 1
 
 
+def test_a_repeat_that_starts_inside_the_window_joins_however_long_it_lasts(
+    make_alert: AlertFactory, t0: datetime
+) -> None:
+    aggregator = AlertAggregator(AggregationSettings(window_seconds=60))
+    first = aggregator.add(make_alert())
+    long = make_alert(at=t0 + timedelta(seconds=30), last_seen=t0 + timedelta(minutes=10))
+    joined = aggregator.add(long)
+    assert (joined.id, joined.count) == (first.id, 2)
+    assert joined.last_seen == t0 + timedelta(minutes=10)
+
+
 def test_expired_aggregates_are_closed_by_network_time(
     make_alert: AlertFactory, t0: datetime
 ) -> None:

@@ -89,6 +89,11 @@ def test_a_replayed_older_state_does_not_roll_an_alert_back(
     assert (stored.count, stored.last_seen) == (10, t0 + timedelta(seconds=10))
 
 
+def test_an_empty_upsert_writes_nothing(store: SqliteAlertStore) -> None:
+    assert store.upsert_alerts([]) == 0
+    assert store.stats()["alerts"] == 0
+
+
 def test_upsert_of_one_id_twice_in_a_batch(
     store: SqliteAlertStore, make_alert: AlertFactory
 ) -> None:
