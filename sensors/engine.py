@@ -7,7 +7,7 @@ it does no I/O of its own beyond opening the captures it is asked to read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import Field
@@ -35,6 +35,8 @@ class BatchResult:
     bytes: int
     flows: FlowBatch
     weird: list[WeirdSeen]
+    #: Bytes of the capture stream read so far (after decompression), for progress reports.
+    read_bytes: int = 0
 
 
 class SensorEngine:
@@ -63,7 +65,8 @@ class SensorEngine:
         reader = open_capture(path, self.settings.capture)
         try:
             for batch in reader.batches():
-                yield self.process(batch)
+                result = self.process(batch)
+                yield replace(result, read_bytes=reader.bytes_read)
         finally:
             self.capture_problems += [f"{reader.name}: {p}" for p in reader.problems]
             reader.close()

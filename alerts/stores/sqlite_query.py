@@ -6,11 +6,12 @@ Values always travel as parameters, never inside the SQL text: queries come from
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
+
+import orjson
 
 from alerts.model import Alert
 from alerts.stores.base import AlertQuery, FlowQuery, RecordQuery, decode_cursor, flow_span
@@ -19,10 +20,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _V4_MAPPED = bytes(10) + b"\xff\xff"
 
-#: Compact JSON; non-ASCII kept as is (smaller and faster than escaping it). No check for circular
-#: references: documents are trees decoded from JSON or built by us, and the check costs 40% of the
-#: encoding time of a flow (a cycle still fails, with RecursionError).
-dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+
+def dumps(doc: Any) -> str:
+    """Compact JSON with orjson: a flow document encodes ~10x faster than with the json module,
+    and a capture's flows are written by the hundred thousand."""
+    return orjson.dumps(doc).decode()
+
 
 # Column order here is the order of alert_row and flow_row.
 UPSERT_ALERT = """

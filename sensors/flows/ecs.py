@@ -9,10 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from sensors.events import FlowEnded
 from sensors.flows.ended import TRANSPORT_NAMES, EndReason, FlowBatch
 
 FLOW_SCHEMA_VERSION = 1
+_PORT_PROTOS = frozenset((1, 6, 17, 58, 132))
 
 
 def iso(ns: int) -> str:
@@ -21,91 +25,116 @@ def iso(ns: int) -> str:
     return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rem // 1000:06d}Z"
 
 
-def _stats(n: int, total: int, sq: float, lo: int, hi: int, scale: float = 1.0) -> dict[str, float]:
-    if n <= 0:
-        return {}
-    mean = total / n
-    var = max(sq / n - mean * mean, 0.0)
-    return {
-        "min": lo / scale,
-        "mean": mean / scale,
-        "std": var**0.5 / scale,
-        "max": hi / scale,
-    }
+def iso_array(ns: npt.NDArray[np.int64]) -> list[str]:
+    """``iso`` for a whole array at once (numpy formats the dates in C)."""
+    text = np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[us]"), unit="us")
+    return [t + "Z" for t in text.tolist()]
+
+
+def _stats(
+    n: npt.NDArray[np.int64],
+    total: npt.NDArray[np.int64],
+    sq: npt.NDArray[np.float64],
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    scale: float = 1.0,
+) -> list[dict[str, float]]:
+    """min/mean/std/max per flow (empty where there were no values), from sums kept per flow."""
+    safe = np.maximum(n, 1)
+    mean = total / safe
+    std = np.sqrt(np.maximum(sq / safe - mean * mean, 0.0))
+    cols = zip(
+        n.tolist(), (lo / scale).tolist(), (mean / scale).tolist(), (std / scale).tolist(),
+        (hi / scale).tolist(), strict=True,
+    )  # fmt: skip
+    return [{"min": a, "mean": m, "std": s, "max": b} if k > 0 else {} for k, a, m, s, b in cols]
 
 
 def flow_documents(batch: FlowBatch) -> list[dict[str, Any]]:
+    """One ECS document per flow. Numbers are prepared for the whole batch with numpy; the loop
+    only assembles dictionaries."""
     c = batch.cols
+    n = len(batch)
     ids, cids = batch.flow_ids(), batch.community_ids()
     states, hist = batch.conn_states(), batch.histories()
     oip, rip = batch.orig_ips(), batch.resp_ips()
     oport, rport = batch.orig_port.tolist(), batch.resp_port.tolist()
-    lists = {k: v.tolist() for k, v in c.items() if v.ndim == 1}
-    per_dir = {k: v.tolist() for k, v in c.items() if v.ndim == 2}  # [orig, resp] per flow
-    reasons = batch.end_reason.tolist()
+    proto, v6, vlan = c["proto"].tolist(), c["v6"].tolist(), c["vlan"].tolist()
+    start, end = c["start_ns"], c["last_ns"]
+    start_iso, end_iso = iso_array(start), iso_array(end)
+    duration = (end - start).tolist()
+    pk, by, pay, flags = (c[k].tolist() for k in ("pkts", "ip_bytes", "payload", "flags"))
+    size = [
+        _stats(c["pkts"][:, d], c["size_sum"][:, d], c["size_sq"][:, d],
+               c["size_min"][:, d], c["size_max"][:, d]) for d in (0, 1)
+    ]  # fmt: skip
+    iat = [
+        _stats(c["iat_n"][:, d], c["iat_sum"][:, d], c["iat_sq"][:, d],
+               c["iat_min"][:, d], c["iat_max"][:, d], 1e9) for d in (0, 1)
+    ]  # fmt: skip
+    captures = [batch.captures[i] for i in c["capture"].tolist()]
+    first, last, depth = (c[k].tolist() for k in ("first_frame", "last_frame", "depth"))
+    reasons = [EndReason(r).label for r in batch.end_reason.tolist()]
+    observer = {"name": batch.observer}
     docs = []
-    for i in range(len(batch)):
-        proto = lists["proto"][i]
-        start, end = lists["start_ns"][i], lists["last_ns"][i]
-        pk, by, pay = per_dir["pkts"][i], per_dir["ip_bytes"][i], per_dir["payload"][i]
-        ports = proto in (6, 17, 132, 1, 58)
-        src: dict[str, Any] = {"ip": oip[i], "bytes": by[0], "packets": pk[0]}
-        dst: dict[str, Any] = {"ip": rip[i], "bytes": by[1], "packets": pk[1]}
-        if ports:
+    for i in range(n):
+        p = proto[i]
+        src: dict[str, Any] = {"ip": oip[i], "bytes": by[i][0], "packets": pk[i][0]}
+        dst: dict[str, Any] = {"ip": rip[i], "bytes": by[i][1], "packets": pk[i][1]}
+        if p in _PORT_PROTOS:
             src["port"], dst["port"] = oport[i], rport[i]
         network: dict[str, Any] = {
-            "transport": TRANSPORT_NAMES.get(proto, str(proto)),
-            "iana_number": str(proto),
-            "type": "ipv6" if lists["v6"][i] else "ipv4",
+            "transport": TRANSPORT_NAMES.get(p, str(p)),
+            "iana_number": str(p),
+            "type": "ipv6" if v6[i] else "ipv4",
             "community_id": cids[i],
-            "bytes": by[0] + by[1],
-            "packets": pk[0] + pk[1],
+            "bytes": by[i][0] + by[i][1],
+            "packets": pk[i][0] + pk[i][1],
         }
-        vlan = lists["vlan"][i]
-        if vlan:
-            network["vlan"] = {"id": str(vlan & 0xFFF)}
-            if vlan >> 12:
-                network["vlan"] = {"id": str(vlan >> 12)}
-                network["inner"] = {"vlan": {"id": str(vlan & 0xFFF)}}
-        direction = {}
-        for d, name in ((0, "orig"), (1, "resp")):
-            direction[name] = {
-                "payload_bytes": pay[d],
-                "tcp_flags": per_dir["flags"][i][d],
-                "ip_len": _stats(pk[d], per_dir["size_sum"][i][d], per_dir["size_sq"][i][d],
-                                 per_dir["size_min"][i][d], per_dir["size_max"][i][d]),
-                "iat_seconds": _stats(per_dir["iat_n"][i][d], per_dir["iat_sum"][i][d],
-                                      per_dir["iat_sq"][i][d], per_dir["iat_min"][i][d],
-                                      per_dir["iat_max"][i][d], 1e9),
-            }  # fmt: skip
+        if vlan[i]:
+            outer, inner = vlan[i] >> 12, vlan[i] & 0xFFF
+            network["vlan"] = {"id": str(outer or inner)}
+            if outer:
+                network["inner"] = {"vlan": {"id": str(inner)}}
         docs.append(
             {
-                "@timestamp": iso(start),
+                "@timestamp": start_iso[i],
                 "event": {
                     "id": ids[i],
                     "kind": "event",
                     "category": ["network"],
                     "type": ["connection", "end"],
-                    "start": iso(start),
-                    "end": iso(end),
-                    "duration": end - start,
+                    "start": start_iso[i],
+                    "end": end_iso[i],
+                    "duration": duration[i],
                     "dataset": "cityshield.flow",
                 },
                 "network": network,
                 "source": src,
                 "destination": dst,
-                "observer": {"name": batch.observer},
-                "log": {"file": {"path": batch.captures[lists["capture"][i]]}},
+                "observer": observer,
+                "log": {"file": {"path": captures[i]}},
                 "cityshield": {
                     "flow": {
                         "schema_version": FLOW_SCHEMA_VERSION,
                         "conn_state": states[i],
                         "history": hist[i],
-                        "end_reason": EndReason(reasons[i]).label,
-                        "first_frame": lists["first_frame"][i],
-                        "last_frame": lists["last_frame"][i],
-                        "tunnel_depth": lists["depth"][i],
-                        **direction,
+                        "end_reason": reasons[i],
+                        "first_frame": first[i],
+                        "last_frame": last[i],
+                        "tunnel_depth": depth[i],
+                        "orig": {
+                            "payload_bytes": pay[i][0],
+                            "tcp_flags": flags[i][0],
+                            "ip_len": size[0][i],
+                            "iat_seconds": iat[0][i],
+                        },
+                        "resp": {
+                            "payload_bytes": pay[i][1],
+                            "tcp_flags": flags[i][1],
+                            "ip_len": size[1][i],
+                            "iat_seconds": iat[1][i],
+                        },
                     }
                 },
             }

@@ -1,0 +1,30 @@
+"""The ``cityshield`` command: ``analyze`` captures, triage ``alerts``, browse ``flows``.
+
+Errors that a user can fix (a missing file, a corrupt capture, a bad setting) end in one line
+naming the file and the problem and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import alerts as alerts_cmd
+from api.cli import analyze as analyze_cmd
+from api.cli import demo as demo_cmd
+from api.cli import flows as flows_cmd
+
+app = typer.Typer(
+    name="cityshield",
+    help="CityShield: network security monitoring for a city's e-government services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("analyze")(analyze_cmd.analyze)
+app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(flows_cmd.app, name="flows")
+app.add_typer(demo_cmd.app, name="demo")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,62 @@
+"""The composition root: the one place that turns settings into objects and hands them down."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from alerts.stores.base import AlertStore
+from alerts.stores.registry import open_store
+from api.settings import DEFAULT_RULES_DIR, Settings
+from cityshield.clock import Clock, SystemClock
+from cityshield.errors import ConfigError
+from detectors import registry
+from detectors.base import Detector
+from detectors.pipeline import DetectionPipeline
+from sensors.engine import SensorEngine
+
+HEURISTICS_FILE = "heuristics.toml"
+
+
+def build_store(settings: Settings, clock: Clock | None = None) -> AlertStore:
+    s = settings.store
+    return open_store(s.kind, clock=clock or SystemClock(), **s.sqlite.model_dump())
+
+
+def detector_configs(settings: Settings) -> tuple[dict[str, Any], str]:
+    """Detector configuration from the rules folder, and where it came from (for errors)."""
+    rules_dir = settings.detectors.rules_dir
+    if rules_dir is None:
+        rules_dir = DEFAULT_RULES_DIR
+        if not rules_dir.is_dir():
+            return {}, "built-in defaults"  # an installed package without the repository
+    elif not rules_dir.is_dir():
+        raise ConfigError("rules folder not found", where=str(rules_dir))
+    path = rules_dir / HEURISTICS_FILE
+    if not path.is_file():
+        return {}, "built-in defaults"
+    try:
+        configs = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+    return configs, str(path)
+
+
+def build_detectors(settings: Settings) -> list[Detector[Any]]:
+    configs, where = detector_configs(settings)
+    for detector_id in settings.detectors.disabled:
+        configs.setdefault(detector_id, {})["enabled"] = False
+    return registry.build(configs, observer=settings.sensor.name, where=where)
+
+
+def build_pipeline(settings: Settings) -> DetectionPipeline:
+    return DetectionPipeline(build_detectors(settings), settings.aggregation)
+
+
+def build_engine(settings: Settings) -> SensorEngine:
+    return SensorEngine(settings.sensor)
+
+
+def rules_path(settings: Settings) -> Path:
+    return settings.detectors.rules_dir or DEFAULT_RULES_DIR

@@ -1,0 +1,49 @@
+"""The assembled settings: every package's section, built once by the composition root.
+
+Sources, weakest first: defaults, an optional TOML file (``--config``, or ``CITYSHIELD_CONFIG``),
+then ``CITYSHIELD_*`` environment variables (``CITYSHIELD_SENSOR__NAME=tap-1``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from alerts.aggregation import AggregationSettings
+from alerts.stores.sqlite import SqliteStoreSettings
+from cityshield.settings import RootSettings, Section, load_settings
+from sensors.engine import SensorSettings
+
+#: Where the repository's content folders are (an editable install or a source checkout).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RULES_DIR = REPO_ROOT / "rules"
+
+
+class StoreSettings(Section):
+    kind: Literal["sqlite"] = "sqlite"
+    sqlite: SqliteStoreSettings = SqliteStoreSettings()
+
+
+class DetectorSettings(Section):
+    #: Folder with ``heuristics.toml`` (and, later, YARA rule packs). Default: the repository's.
+    rules_dir: Path | None = None
+    #: Detector ids to leave out, whatever the rules say.
+    disabled: list[str] = Field(default_factory=list)
+
+
+class Settings(RootSettings):
+    sensor: SensorSettings = SensorSettings()
+    store: StoreSettings = StoreSettings()
+    detectors: DetectorSettings = DetectorSettings()
+    aggregation: AggregationSettings = AggregationSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
+def settings_from(config: Path | None = None) -> Settings:
+    """Build the settings once: ``config`` or ``$CITYSHIELD_CONFIG``, then the environment."""
+    if config is None and os.environ.get("CITYSHIELD_CONFIG"):
+        config = Path(os.environ["CITYSHIELD_CONFIG"])
+    return load_settings(Settings, config)
