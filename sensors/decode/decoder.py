@@ -142,7 +142,8 @@ class Decoder:
                 ctx.weird(W.DECODE_DEPTH_EXCEEDED, left.row)
         if n:
             expired = self.reassembler.expire(int(batch.ts_ns.max()))
-            self.stats.weird[W.FRAGMENT_TIMEOUT] += expired
+            if expired:  # a zero entry would show up in the stats as a kind of weird seen
+                self.stats.weird[W.FRAGMENT_TIMEOUT] += expired
         return self._output(ctx)
 
     def _first_layers(self, ctx: Context, w: Work, linktypes: npt.NDArray[np.int32]) -> Step:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import islice
 
 from pydantic import Field
 
@@ -76,6 +77,11 @@ class FragmentReassembler:
         if more and len(payload) % 8:
             return None, [W.BAD_FRAGMENT]  # only the last fragment may end off an 8-byte boundary
         dgram = self._pending.get(key)
+        if dgram is not None and ts_ns - dgram.first_ns > self.settings.timeout_seconds * 1e9:
+            # Expired before this fragment came (``expire`` runs only between batches).
+            self._drop(key)
+            weird.append(W.FRAGMENT_TIMEOUT)
+            dgram = None
         if dgram is None:
             weird += self._make_room(len(payload))
             dgram = _Datagram(first_ns=ts_ns)
@@ -91,12 +97,20 @@ class FragmentReassembler:
             if dgram.total is not None and dgram.total != end:
                 weird.append(W.FRAGMENT_INCONSISTENCY)
             else:
+                held_end = max((s + len(p) for s, p in dgram.parts), default=0)
+                if held_end > end:  # data already held lies past the end this fragment gives
+                    weird.append(W.FRAGMENT_INCONSISTENCY)
                 dgram.total = end
+        elif dgram.total is not None and end > dgram.total:
+            weird.append(W.FRAGMENT_INCONSISTENCY)  # past the end the last fragment gave
         weird += self._insert(dgram, start, payload)
-        if dgram.total is not None and dgram.header is not None and self._complete(dgram):
+        total = dgram.total
+        if total is not None and dgram.header is not None and self._complete(dgram):
             self._drop(key)
             self.reassembled += 1
-            return (dgram.header, b"".join(part for _, part in sorted(dgram.parts))), weird
+            # Bytes past the datagram's end (inconsistent fragments) are not part of it.
+            inside = b"".join(part for s, part in sorted(dgram.parts) if s < total)
+            return (dgram.header, inside[:total]), weird
         return None, weird
 
     def expire(self, now_ns: int) -> int:
@@ -137,11 +151,14 @@ class FragmentReassembler:
     @staticmethod
     def _complete(dgram: _Datagram) -> bool:
         covered = 0
+        total = dgram.total or 0
         for s, data in sorted(dgram.parts):
+            if covered >= total:
+                break  # what lies past the end does not matter
             if s > covered:
                 return False
             covered = max(covered, s + len(data))
-        return covered >= (dgram.total or 0)
+        return covered >= total
 
     def _make_room(self, size: int, keep: FragmentKey | None = None) -> list[str]:
         weird: list[str] = []
@@ -152,7 +169,11 @@ class FragmentReassembler:
         ):
             oldest = next(iter(self._pending))
             if oldest == keep:
-                break
+                # The datagram being added to stays; the next oldest goes instead, so the byte
+                # budget holds even when the oldest datagram is the one growing.
+                oldest = next(islice(self._pending, 1, None), keep)
+                if oldest == keep:
+                    break
             self._drop(oldest)
             weird.append(W.FRAGMENT_BUDGET_EXCEEDED)
         return weird

@@ -61,7 +61,11 @@ def vlan(ctx: Context, w: Work) -> Step:
     w = split(w, 4, ctx, W.TRUNCATED_LINK_HEADER)
     vid = (be16(ctx.data, w.off) & 0x0FFF).astype(np.int64)
     # Keep the two innermost ids (outer << 12 | inner), the pair Zeek logs as vlan/inner_vlan.
-    w.vlan = ((w.vlan << 12) | vid) & 0xFFFFFF
+    # The count of tags rides above those 24 bits (transport strips it): a packet with more than
+    # ``max_vlan_tags`` is counted once, and still decoded.
+    tags = (w.vlan >> 24) + 1
+    ctx.weird(W.TOO_MANY_VLAN_TAGS, w.row[tags == ctx.max_vlan_tags + 1])
+    w.vlan = (np.minimum(tags, 255) << 24) | (((w.vlan << 12) | vid) & 0xFFFFFF)
     return by_type(ctx, w, be16(ctx.data, w.off + 2), w.off + 4, ETHERTYPE_LAYER)
 
 

@@ -96,7 +96,7 @@ def transport(
     ctx.out.append(
         {
             "row": w.row,
-            "vlan": w.vlan,
+            "vlan": w.vlan & 0xFFFFFF,  # without the tag count kept above the ids
             "depth": w.depth,
             "is_v6": np.full(n, addrs.v6),
             "src_hi": addrs.src_hi,

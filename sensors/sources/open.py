@@ -14,7 +14,7 @@ from pydantic import Field
 from cityshield.errors import CaptureError
 from cityshield.settings import Section
 from sensors.sources import pcap, pcapng
-from sensors.sources.reader import CaptureReader, PrefixedStream
+from sensors.sources.reader import DECOMPRESS_ERRORS, CaptureReader, PrefixedStream
 
 STDIN = "-"
 
@@ -62,7 +62,7 @@ def _reader(raw: BinaryIO, name: str, settings: CaptureSettings) -> CaptureReade
         stream = cast(BinaryIO, lzma.LZMAFile(stream, mode="rb"))  # noqa: SIM115 (reader closes)
     try:
         magic = stream.read(4)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except DECOMPRESS_ERRORS as exc:
         raise CaptureError(f"cannot decompress: {exc}", where=name) from None
     if not magic:
         raise CaptureError("empty file, not a capture", where=name)
@@ -70,7 +70,7 @@ def _reader(raw: BinaryIO, name: str, settings: CaptureSettings) -> CaptureReade
         "chunk_bytes": settings.chunk_bytes,
         "max_record_bytes": settings.max_record_bytes,
     }
-    body = cast(BinaryIO, PrefixedStream(magic, stream))
+    body = cast(BinaryIO, PrefixedStream(magic, stream, owner=raw))
     if magic in pcap.MAGIC:
         return pcap.PcapReader(body, name, **options)
     if magic == pcapng.MAGIC:

@@ -42,8 +42,13 @@ class Interface:
 
     def to_ns(self, ticks: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         if self.pow2:
-            ns = ticks.astype(np.float64) * (1e9 / float(2**self.tsresol))
-            out = ns.astype(np.int64)
+            # Integer arithmetic: float64 loses up to ~128 ns at present-day epoch times.
+            k = self.tsresol
+            shift = max(k - 34, 0)  # keep frac * 10**9 within 64 bits
+            frac = (ticks & np.uint64((1 << k) - 1)) >> np.uint64(shift)
+            frac_ns = (frac * np.uint64(1_000_000_000)) >> np.uint64(k - shift)
+            out = (ticks >> np.uint64(k)).astype(np.int64) * 1_000_000_000
+            out += frac_ns.astype(np.int64)
         elif self.tsresol <= 9:
             out = ticks.astype(np.int64) * (10 ** (9 - self.tsresol))
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import lzma
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -9,6 +11,10 @@ from typing import BinaryIO
 from cityshield.errors import CaptureError
 from sensors.gather import PAD
 from sensors.sources.batch import PacketBatch
+
+#: What gzip, bz2 and lzma raise on corrupt or cut-short input (zlib.error and LZMAError are not
+#: OSErrors).
+DECOMPRESS_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 
 
 class CaptureReader(ABC):
@@ -43,7 +49,7 @@ class CaptureReader(ABC):
         view = memoryview(buf)
         try:
             got = self._stream.readinto(view[keep : keep + self.chunk_bytes])  # type: ignore[attr-defined]
-        except (OSError, EOFError, ValueError) as exc:  # gzip/bz2/lzma report corruption like this
+        except DECOMPRESS_ERRORS as exc:
             raise CaptureError(f"cannot read: {exc}", where=self.name) from exc
         got = got or 0
         self.bytes_read += got
@@ -52,7 +58,7 @@ class CaptureReader(ABC):
     def _read(self, size: int) -> bytes:
         try:
             data = self._stream.read(size)
-        except (OSError, EOFError, ValueError) as exc:  # gzip/bz2/lzma report corruption like this
+        except DECOMPRESS_ERRORS as exc:
             raise CaptureError(f"cannot read: {exc}", where=self.name) from exc
         self.bytes_read += len(data)
         return data
@@ -77,9 +83,11 @@ class CaptureReader(ABC):
 class PrefixedStream:
     """A stream whose first bytes were already read (to sniff the format) and are given back."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, rest: BinaryIO, *, owner: BinaryIO | None = None) -> None:
         self._prefix = prefix
         self._rest = rest
+        # A decompressor does not close the file it reads from: ``owner`` is closed with it.
+        self._owner = owner
 
     def read(self, size: int = -1) -> bytes:
         if not self._prefix:
@@ -102,3 +110,5 @@ class PrefixedStream:
 
     def close(self) -> None:
         self._rest.close()
+        if self._owner is not None:
+            self._owner.close()
