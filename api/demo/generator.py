@@ -15,7 +15,14 @@ from pathlib import Path
 from api.demo import attacks, citizens, naming, operations
 from api.demo.attacks import AttackPlan
 from api.demo.capture import Capture, Flow, Scene, pcap_file
-from api.demo.manifest import AttackEntry, CaptureInfo, ConnectionEntry, Manifest, Totals
+from api.demo.manifest import (
+    AttackEntry,
+    CaptureInfo,
+    ConnectionEntry,
+    Manifest,
+    NetworkInfo,
+    Totals,
+)
 from api.demo.network import ADMIN_LAN, DMZ, MINUTE, ROLES, START_US
 from cityshield.ids import PROTO_ICMP, PROTO_TCP, PROTO_UDP, community_id
 
@@ -36,7 +43,7 @@ def build(seed: int = DEFAULT_SEED) -> tuple[bytes, Manifest]:
         generator="api.demo",
         seed=seed,
         capture=CaptureInfo(file=PCAP_NAME, sha256=hashlib.sha256(pcap).hexdigest()),
-        network={"dmz": str(DMZ), "admin_lan": str(ADMIN_LAN), **ROLES},
+        network=NetworkInfo(dmz=str(DMZ), admin_lan=str(ADMIN_LAN), hosts=ROLES),
         totals=Totals(
             packets=len(frames),
             bytes=sum(len(f.data) for f in frames),

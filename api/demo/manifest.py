@@ -87,6 +87,13 @@ class CaptureInfo(_Record):
     timestamp_resolution: Literal["us"] = "us"
 
 
+class NetworkInfo(_Record):
+    dmz: str
+    admin_lan: str
+    #: What the well-known addresses are.
+    hosts: dict[str, str]
+
+
 class Totals(_Record):
     packets: int
     #: Sum of captured frame lengths (Ethernet header and padding included).
@@ -101,7 +108,7 @@ class Manifest(_Record):
     generator: str
     seed: int
     capture: CaptureInfo
-    network: dict[str, str]
+    network: NetworkInfo
     totals: Totals
     attacks: list[AttackEntry]
     connections: list[ConnectionEntry]
