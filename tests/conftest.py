@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-#: Third-party test data (../shared/corpus): present for developers and CI, absent in a user's clone.
+#: Third-party test data (../shared/corpus): there for developers and CI, not in a user's clone.
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
