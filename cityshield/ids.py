@@ -172,8 +172,14 @@ def _hash_input(
 
 def record_id(*parts: object, size: int = 10) -> str:
     """A deterministic id (hex, ``2*size`` characters) for a record made of these parts."""
+    return record_id_state(*parts, size=size).hexdigest()
+
+
+def record_id_state(*parts: object, size: int = 10) -> hashlib.blake2b:
+    """The hash state after ``parts``: callers that make many ids with a common prefix copy it
+    and add the rest (``repr`` of each part, then ``0x1f``) instead of hashing the prefix again."""
     h = hashlib.blake2b(digest_size=size)
     for part in parts:
         h.update(repr(part).encode())
         h.update(b"\x1f")
-    return h.hexdigest()
+    return h

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Self
 
@@ -52,6 +53,9 @@ from cityshield.settings import Section
 _FLOW_CHUNK = 10_000
 #: Ids per ``IN (...)``; well under SQLite's parameter limit.
 _ID_CHUNK = 500
+
+
+_first = itemgetter(0)
 
 
 class SqliteStoreSettings(Section):
@@ -219,6 +223,8 @@ class SqliteAlertStore(AlertStore):
                         "nothing of the batch was stored",
                         where=self._where,
                     ) from exc
+                # Inserting in key order keeps the primary-key B-tree's writes local.
+                rows.sort(key=_first)
                 db.executemany(INSERT_FLOW, rows)
                 added += len(rows)
         return added

@@ -93,6 +93,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER triage_log_no_delete BEFORE DELETE ON triage_log
             BEGIN SELECT RAISE(ABORT, 'triage_log is append-only'); END""",
     ),
+    # 3: flows are written by the hundred thousand; every index costs each insert a B-tree
+    # update. Transport, state and observer narrow a search little on their own: they filter
+    # rows found through the time or address indexes instead.
+    (
+        "DROP INDEX flows_transport",
+        "DROP INDEX flows_conn_state",
+        "DROP INDEX flows_observer",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

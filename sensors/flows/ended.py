@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cityshield.ids import community_ids, record_id
+from cityshield.ids import community_ids, record_id_state
 from sensors.events import FlowEnded
 from sensors.flows.arrays import Columns, empty_columns
 from sensors.flows.state import conn_states, histories
@@ -147,10 +147,14 @@ class FlowBatch:
             cids = self.community_ids()
             starts = self.cols["start_ns"].tolist()
             vlans = self.cols["vlan"].tolist()
-            return [
-                record_id(self.observer, c, s, v)
-                for c, s, v in zip(cids, starts, vlans, strict=True)
-            ]
+            # record_id(observer, cid, start, vlan), with the observer hashed once per batch.
+            base = record_id_state(self.observer)
+            out = []
+            for c, s, v in zip(cids, starts, vlans, strict=True):
+                h = base.copy()
+                h.update(f"{c!r}\x1f{s!r}\x1f{v!r}\x1f".encode())
+                out.append(h.hexdigest())
+            return out
 
         return self._cached("flow_id", make)  # type: ignore[no-any-return]
 
