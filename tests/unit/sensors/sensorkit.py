@@ -11,6 +11,7 @@ import struct
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 
@@ -132,6 +133,11 @@ def ng_pb(iface: int, ticks: int, data: bytes, *, endian: str = "<") -> bytes:
 # -- batches, decoding, flows ------------------------------------------------------------------
 
 
+def ns(seconds: float) -> int:
+    """Seconds (as written in a test) to integer nanoseconds, without float rounding errors."""
+    return int(Decimal(repr(seconds)) * SEC)
+
+
 def make_batch(
     frames: Sequence[bytes],
     linktype: int | Sequence[int] = 1,
@@ -205,7 +211,7 @@ def run_flows(
     *,
     settings: FlowSettings | None = None,
     cuts: Sequence[int] = (),
-    linktype: int = 1,
+    linktype: int = 101,  # raw IP
     flush: bool = True,
     seed: int = 7,
 ) -> FlowRun:
@@ -216,7 +222,7 @@ def run_flows(
     """
     dec = Decoder()
     table = FlowTable(settings, observer="test-sensor", seed=seed)
-    ts = [round(t * SEC) for t in times_s]
+    ts = [ns(t) for t in times_s]
     bounds = [0, *sorted(set(cuts) - {0, len(packets)}), len(packets)]
     parts: list[FlowBatch] = []
     for lo, hi in pairwise(bounds):

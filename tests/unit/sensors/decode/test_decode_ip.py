@@ -125,7 +125,7 @@ def test_ipv4_ah_is_a_transport_row() -> None:
 
 
 def test_esp_and_no_next_header_are_portless_rows() -> None:
-    esp = bytes(IPv6(**V6, nh=50)) + b"\x00\x00\x01\x00" + b"\x00" * 20
+    esp = bytes(IPv6(**V6, nh=50) / (b"\x00\x00\x01\x00" + b"\x00" * 20))
     none = bytes(IPv6(**V6, nh=59))
     out, _ = decode([esp, none], lt.RAW)
     assert out["proto"].tolist() == [50, 59]
