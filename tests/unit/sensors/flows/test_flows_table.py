@@ -13,6 +13,7 @@ from sensorkit import SEC, make_batch, run_flows
 
 from sensors.decode import Decoder
 from sensors.flows import EndReason, FlowBatch, FlowSettings, FlowTable
+from sensors.flows.key import KeyHasher
 
 C, S = "10.0.0.1", "10.0.0.2"
 
@@ -362,3 +363,23 @@ def test_batches_from_two_captures_keep_their_names() -> None:
         table.update(dec.decode(batch), batch)
     rows = table.flush().rows()
     assert sorted((r.orig_port, r.capture) for r in rows) == [(1, "a.pcap"), (2, "b.pcap")]
+
+
+def test_hash_collisions_fall_back_to_exact_grouping(monkeypatch: pytest.MonkeyPatch) -> None:
+    packets = [
+        c2s("S"),
+        s2c("SA"),
+        udp(C, 1, S, 2),
+        c2s("A"),
+        udp(S, 2, C, 1),
+        tcp(C, 5, S, 6, "S"),
+    ]
+    normal = run_flows(packets, _times(6)).flows
+
+    def constant(self: object, keys: object) -> np.ndarray:
+        return np.zeros(len(keys.proto), dtype=np.uint64)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(KeyHasher, "hash", constant)
+    collided = run_flows(packets, _times(6))
+    assert collided.flows == normal
+    assert collided.table.stats.collisions == 1
