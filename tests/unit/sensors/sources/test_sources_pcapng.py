@@ -267,3 +267,17 @@ def test_builders_match_the_format() -> None:
         b"\x06\x00\x00\x00\x24\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00"
         b"\x01\x00\x00\x00\x01\x00\x00\x00\xab\x00\x00\x00\x24\x00\x00\x00"
     )
+
+
+def test_section_header_claiming_megabytes_is_corrupt(write_capture: WriteCapture) -> None:
+    head = ng_shb() + ng_idb(lt.RAW) + ng_epb(0, 1, RAW4)
+    bad = bytearray(ng_shb())
+    bad[4:8] = struct.pack("<I", 8 * 1024 * 1024)
+    path = write_capture(head + bytes(bad), "big-shb.pcapng")
+    delivered = 0
+    with closing(open_capture(path)) as reader, pytest.raises(CaptureError) as info:
+        for b in reader.batches():
+            delivered += len(b)
+    assert delivered == 1
+    assert info.value.where == f"{path}, byte {len(head)}"
+    assert "claims 8388608 bytes" in info.value.message
