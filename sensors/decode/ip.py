@@ -89,9 +89,13 @@ def ipv6(ctx: Context, w: Work) -> Step:
     bad_version = (d[w.off] >> 4) != 6
     ctx.weird(W.BAD_IP_VERSION, w.row[bad_version])
     w = w.take(~bad_version)
-    # A zero payload length means a jumbogram or offloaded segment: take the frame's length.
+    # A zero payload length is literal (a bare header, as Zeek's IP_Hdr::TotalLen counts it)
+    # except before a Hop-by-Hop header (an RFC 2675 jumbogram) or a TCP/UDP header (an
+    # offloaded segment, which cannot be empty): those take the frame's length.
     total = be16(d, w.off + 4).astype(np.int64) + 40
-    total = np.where(total == 40, np.maximum(w.wire_end - w.off, 40), total)
+    nh0 = d[w.off + 6]
+    sized_by_frame = (total == 40) & ((nh0 == 0) | (nh0 == 6) | (nh0 == 17))
+    total = np.where(sized_by_frame, np.maximum(w.wire_end - w.off, 40), total)
     w, total, _ = _ip_length(ctx, w, np.full(len(w), 40, dtype=np.int64), total)
     o = w.off
     src_hi, src_lo = be64(d, o + 8), be64(d, o + 16)

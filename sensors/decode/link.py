@@ -177,8 +177,47 @@ def ieee802_11(ctx: Context, w: Work) -> Step:
     ctx.other(W.ENCRYPTED_802_11, int((data_frame & protected).sum()))
     ctx.other(W.NON_IP, int((~data_frame).sum()))
     ok = data_frame & ~protected
-    w = w.take(ok)
-    return [(Layer.LLC, w.at(w.off + hdr[ok]))]
+    # QoS data frames whose QoS control field has the A-MSDU bit carry several LLC frames
+    # (IEEE 802.11-2020 9.3.2.2), as Aruba controllers tunnel them in GRE; Zeek's IEEE802_11
+    # analyzer decodes every subframe.
+    qos_at = np.minimum(w.off + 24 + np.where((flags & 3) == 3, 6, 0), w.cap_end)
+    amsdu = ok & qos & ((d[qos_at] & 0x80) != 0)
+    plain = ok & ~amsdu
+    step: Step = [(Layer.LLC, w.take(plain).at(w.off[plain] + hdr[plain]))]
+    if amsdu.any():
+        step += _amsdu(ctx, w.take(amsdu).at(w.off[amsdu] + hdr[amsdu]))
+    return step
+
+
+MAX_AMSDU_SUBFRAMES = 64
+
+
+def _amsdu(ctx: Context, w: Work) -> Step:
+    """A-MSDU subframes: destination, source, a 2-byte length, the LLC frame, and padding to a
+    multiple of 4 bytes (except after the last). One pass per subframe index, all frames at once."""
+    d = ctx.data
+    step: Step = []
+    pos = w.off.copy()
+    alive = pos < w.cap_end
+    for _ in range(MAX_AMSDU_SUBFRAMES):
+        idx = np.flatnonzero(alive)
+        if len(idx) == 0:
+            return step
+        at = pos[idx]
+        end = w.cap_end[idx]
+        length = np.where(at + 14 <= end, be16(d, np.minimum(at + 12, end)), 0).astype(np.int64)
+        fits = (at + 14 <= end) & (at + 14 + length <= end)
+        ctx.weird(W.TRUNCATED_LINK_HEADER, w.row[idx[~fits]])
+        keep = idx[fits]
+        sub = w.take(keep).at(at[fits] + 14)
+        sub.cap_end = sub.off + length[fits]
+        sub.wire_end = sub.cap_end.copy()
+        step.append((Layer.LLC, sub))
+        pos[keep] = sub.cap_end + (-(14 + length[fits]) % 4)
+        alive[:] = False
+        alive[keep] = pos[keep] < w.cap_end[keep]
+    ctx.weird(W.DECODE_DEPTH_EXCEEDED, w.row[alive])
+    return step
 
 
 _NFLOG_FAMILY = {2: Layer.IPV4, 10: Layer.IPV6}

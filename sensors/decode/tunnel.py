@@ -14,13 +14,15 @@ import numpy.typing as npt
 
 from sensors.decode import weird as W
 from sensors.decode.work import I64, Context, Layer, Step, Work, split
-from sensors.gather import be16
+from sensors.gather import be16, be32
 
 VXLAN_PORT, GENEVE_PORT, GRE_UDP_PORT = 4789, 6081, 4754
 TEREDO_PORT, AYIYA_PORT, GTPU_PORT = 3544, 5072, 2152
 
+#: Stands for every Aruba 802.11-over-GRE protocol type (see ``gre``); not a real EtherType.
+ARUBA_WLAN = 0x10000
 _GRE_PROTO = {0x0800: Layer.IPV4, 0x86DD: Layer.IPV6, 0x6558: Layer.ETHERNET,
-              0x8847: Layer.MPLS, 0x880B: Layer.PPP}  # fmt: skip
+              0x8847: Layer.MPLS, 0x880B: Layer.PPP, ARUBA_WLAN: Layer.IEEE802_11}  # fmt: skip
 ERSPAN_2 = 0x88BE
 ERSPAN_3 = 0x22EB
 
@@ -62,8 +64,9 @@ def gre(ctx: Context, w: Work) -> Step:
     csum_or_routing = (flags & 0xC000) != 0
     header = 4 + 4 * csum_or_routing + 4 * ((flags & 0x2000) != 0) + 4 * ((flags & 0x1000) != 0)
     header += np.where(version == 1, 4 * ((flags & 0x0080) != 0), 0)
-    # Source routing (R flag) is obsolete and ERSPAN I has no header; anything else is not ours.
-    usable = (version <= 1) & ((flags & 0x4000) == 0)
+    # Source routing (R flag) is obsolete and the reserved flag bits must be clear (as in Zeek's
+    # GRE analyzer, which drops both); versions other than 0 and 1 (PPTP) are not ours.
+    usable = (version <= 1) & ((flags & 0x4000) == 0) & ((flags & 0x0078) == 0)
     ctx.other("gre_unsupported", int((~usable).sum()))
     w, header, proto, flags = w.take(usable), header[usable], proto[usable], flags[usable]
     payload = w.off + header
@@ -75,6 +78,14 @@ def gre(ctx: Context, w: Work) -> Step:
         o_bit = d[np.minimum(payload + 11, len(d) - 1)] & 1
         payload = np.where(erspan3, payload + 12 + 8 * o_bit, payload)
     proto = np.where(erspan2 | erspan3, 0x6558, proto)
+    # Aruba controllers tunnel 802.11 frames in GRE under vendor protocol types (the set Zeek's
+    # GRE analyzer maps to DLT_IEEE802_11).
+    aruba = ((flags & 7) == 0) & (
+        (((proto & 0x8200) == 0x8200) & ((proto & 0x0F) == 0))
+        | (((proto & 0x8300) == 0x8300) & ((proto & 0x0F) == 0) & (proto <= 0x8370))
+        | (proto == 0x9000)
+    )
+    proto = np.where(aruba, ARUBA_WLAN, proto)
     short = payload > w.cap_end
     ctx.weird(W.TRUNCATED_TUNNEL_HEADER, w.row[short])
     step: Step = []
@@ -116,35 +127,63 @@ def udp_tunnels(
     # GRE in UDP (RFC 8086).
     add(Layer.GRE, (dp == GRE_UDP_PORT) & (avail >= 4), w.off)
 
-    _teredo(ctx, w, (sp == TEREDO_PORT) | (dp == TEREDO_PORT), add)
+    # Zeek hands a UDP payload to a tunnel analyzer by port, and tries Teredo detection on the
+    # datagrams no port claims.
+    claimed = (
+        np.isin(dp, (VXLAN_PORT, GENEVE_PORT, GRE_UDP_PORT))
+        | np.isin(sp, (AYIYA_PORT, GTPU_PORT))
+        | np.isin(dp, (AYIYA_PORT, GTPU_PORT))
+    )
+    teredo_port = (sp == TEREDO_PORT) | (dp == TEREDO_PORT)
+    _teredo(ctx, w, teredo_port, ~teredo_port & ~claimed, add)
     _ayiya(ctx, w, (sp == AYIYA_PORT) | (dp == AYIYA_PORT), add)
     _gtpu(ctx, w, (sp == GTPU_PORT) | (dp == GTPU_PORT), add)
     return step
 
 
-def _teredo(ctx: Context, w: Work, cand: npt.NDArray[np.bool_], add: Add) -> None:
-    """Teredo (RFC 4380): optional authentication and origin headers, then a plausible IPv6 packet.
+def _teredo(
+    ctx: Context,
+    w: Work,
+    by_port: npt.NDArray[np.bool_],
+    detectable: npt.NDArray[np.bool_],
+    add: Add,
+) -> None:
+    """Teredo (RFC 4380): optional authentication and origin indication, then an IPv6 packet.
 
-    Teredo has no magic number, so like Zeek we only accept payloads that parse as IPv6 whose
-    length matches the datagram exactly.
+    Follows Zeek's Teredo packet analyzer: on port 3544 every datagram is parsed as Teredo; on
+    other ports (relays pick any) a datagram is Teredo when it starts with an origin indication
+    (perhaps after an authentication header) or is an IPv6 packet with a Teredo address
+    (2001:0::/32) as source or destination (``TeredoAnalyzer::DetectProtocol``). Teredo has no
+    magic number, so the inner IPv6 length must match the datagram exactly; bubbles (no next
+    header, no payload) keep NAT mappings open and carry no inner packet.
     """
-    if not cand.any():
-        return
     d = ctx.data
-    off = w.off.copy()
-    auth = cand & (w.avail >= 4) & (d[off] == 0) & (d[off + 1] == 1)
-    auth_len = 4 + d[off + 2].astype(np.int64) + d[off + 3].astype(np.int64) + 9
+    first = d[w.off]
+    maybe = (by_port | detectable) & (w.avail >= 40) & (((first >> 4) == 6) | (first == 0))
+    if not maybe.any():
+        return
+    idx = np.flatnonzero(maybe)
+    sub = w.take(idx)
+    o, e = sub.off, sub.cap_end
+    auth = (d[o] == 0) & (d[o + 1] == 1)
+    auth_len = 13 + d[o + 2].astype(np.int64) + d[o + 3].astype(np.int64)
     # Offsets computed from packet fields are clamped before reading (the buffer's padding
     # covers reads up to PAD bytes past a packet, not arbitrary jumps).
-    off = np.minimum(np.where(auth, off + auth_len, off), w.cap_end)
-    origin = cand & (off + 8 <= w.cap_end) & (d[off] == 0) & (d[off + 1] == 0)
-    off = np.where(origin, off + 8, off)
-    ipv6 = cand & (off + 40 <= w.cap_end) & ((d[off] >> 4) == 6)
-    plen = be16(d, off + 4).astype(np.int64)
-    ipv6 &= off + 40 + plen == w.wire_end
-    # A bubble (no next header, no payload) keeps a NAT mapping open; it carries no inner packet.
-    bubble = (d[off + 6] == 59) & (plen == 0)
-    add(Layer.IPV6, ipv6 & ~bubble, off)
+    o = np.minimum(np.where(auth, o + auth_len, o), e)
+    origin = (o + 8 <= e) & (d[o] == 0) & (d[o + 1] == 0)
+    o = np.where(origin, o + 8, o)
+    ipv6 = (o + 40 <= e) & ((d[o] >> 4) == 6)
+    teredo_addr = (be32(d, o + 8) == 0x20010000) | (be32(d, o + 24) == 0x20010000)
+    detected = origin | (~auth & teredo_addr)
+    plen = be16(d, o + 4).astype(np.int64)
+    exact = o + 40 + plen == sub.wire_end
+    bubble = (d[o + 6] == 59) & (plen == 0)
+    inner = ipv6 & exact & ~bubble & (by_port[idx] | (detectable[idx] & detected))
+    mask = np.zeros(len(w), dtype=bool)
+    mask[idx[inner]] = True
+    offs = w.off.copy()
+    offs[idx] = o
+    add(Layer.IPV6, mask, offs)
 
 
 def _ayiya(ctx: Context, w: Work, cand: npt.NDArray[np.bool_], add: Add) -> None:

@@ -25,6 +25,12 @@ class FlowSettings(Section):
     icmp_idle_timeout: float = Field(60.0, gt=0, description="Zeek's icmp_inactivity_timeout")
     other_idle_timeout: float = Field(60.0, gt=0)
     tcp_close_delay: float = Field(5.0, ge=0, description="wait after FIN/RST, Zeek's default")
+    tcp_attempt_delay: float = Field(
+        5.0, gt=0, description="Zeek's tcp_attempt_delay: an unanswered SYN's connection ends"
+    )
+    #: Connections found per TCP key and batch before the rest of its packets stay in one; only
+    #: a flood of reused ports reaches it (counted in ``FlowStats.tcp_budget_exceeded``).
+    max_tcp_rounds: int = Field(32, ge=1, le=100_000)
     active_timeout: float = Field(
         1800.0, ge=0, description="end and restart flows older than this (0: never)"
     )

@@ -2,12 +2,15 @@
 
 Per batch: canonical keys and a hash for every packet; one stable sort groups each key's packets in
 capture order; the table's index (exact key bytes -> slot) is consulted once per key, not per
-packet; boundaries (idle timeout, a new SYN after FIN/RST, a gap after close) cut groups into
-flows; per-flow and per-direction counters are reduced with ``ufunc.reduceat`` and merged into the
-table's columns. Flows that end are handed out as one ``FlowBatch``.
+packet; boundaries cut groups into flows - idle timeouts for every protocol, and for TCP where
+Zeek would end a connection (``sensors.flows.state.tcp_segments``: closes, unanswered attempts,
+reused ports); per-flow and per-direction counters are reduced with ``ufunc.reduceat`` and merged
+into the table's columns. Flows that end are handed out as one ``FlowBatch``.
 
-Cost grows with packets (sorting, O(n log n) but with a tiny constant) and with distinct keys per
-batch (one dictionary lookup each); per-packet Python work is zero.
+Cost grows with packets (sorting, O(n log n) but with a tiny constant), with distinct keys per
+batch (one dictionary lookup each) and, for keys that reconnect within a batch, with their
+connections (a few array passes each, bounded by ``max_tcp_rounds``); per-packet Python work is
+zero.
 """
 
 from __future__ import annotations
@@ -19,15 +22,28 @@ import numpy as np
 import numpy.typing as npt
 
 from sensors.decode import DecodedPackets
-from sensors.flows.arrays import NEVER, UNSET, FlowArrays
+from sensors.flows.arrays import FIELDS, NEVER, UNSET, FlowArrays
 from sensors.flows.ended import EndReason, FlowBatch
 from sensors.flows.key import CanonicalKeys, KeyHasher, canonical, key_bytes
 from sensors.flows.settings import FlowSettings
-from sensors.flows.state import ACK, FIN, RST, SYN
+from sensors.flows.state import (
+    ACK,
+    END_CLOSED,
+    END_IDLE,
+    FIN,
+    RST,
+    SYN,
+    TcpCarry,
+    TcpPackets,
+    tcp_segments,
+)
 from sensors.sources.batch import PacketBatch
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
+U8A = npt.NDArray[np.uint8]
+
+_V4_BROADCAST = np.uint64(0x0000FFFFFFFFFFFF)  # ::ffff:255.255.255.255
 
 
 @dataclass(slots=True)
@@ -37,11 +53,8 @@ class FlowStats:
     evicted: int = 0
     collisions: int = 0
     peak: int = 0
-
-
-def _closed(bits: I64) -> B:
-    """A RST, or FINs from both sides."""
-    return np.asarray(((bits & 1) != 0) | ((bits & 6) == 6), dtype=bool)
+    #: TCP keys whose connections were not split further in a batch (``max_tcp_rounds``).
+    tcp_budget_exceeded: int = 0
 
 
 class FlowTable:
@@ -66,6 +79,16 @@ class FlowTable:
         for port, seconds in s.udp_port_idle_timeouts.items():
             self._udp_port_timeout[port] = int(seconds * 1e9)
         self._close_delay = int(s.tcp_close_delay * 1e9)
+        self._attempt = int(s.tcp_attempt_delay * 1e9)
+        # TCP state the flow columns do not hold, per slot (see ``sensors.flows.state``): when a
+        # closed connection is deleted, and each endpoint's start sequence number and last ACK.
+        # The attempt timer and a pending flip are kept too, so that checking them costs one
+        # comparison per flow.
+        self._delete_at = np.full(self.arrays.capacity, NEVER, dtype=np.int64)
+        self._attempt_at = np.full(self.arrays.capacity, NEVER, dtype=np.int64)
+        self._flip_pending = np.zeros(self.arrays.capacity, dtype=bool)
+        self._start_seq = np.full((self.arrays.capacity, 2), -1, dtype=np.int64)
+        self._last_ack = np.full((self.arrays.capacity, 2), -1, dtype=np.int64)
         self._active = int(s.active_timeout * 1e9)
         self._server_port = np.zeros(65536, dtype=bool)
         self._server_port[list(s.likely_server_ports)] = True
@@ -90,7 +113,10 @@ class FlowTable:
     def flush(self) -> FlowBatch:
         """End every flow (the capture is over)."""
         slots = np.flatnonzero(self.arrays.live)
-        return FlowBatch.concat([self._export(slots, EndReason.END_OF_CAPTURE)])
+        # Order the slots by start before gathering: one pass over the columns, not two.
+        start = self.arrays.cols["start_ns"][slots]
+        slots = slots[np.lexsort((self.arrays.cols["first_frame"][slots], start))]
+        return self._export(slots, EndReason.END_OF_CAPTURE)
 
     # -- ingest ---------------------------------------------------------------------------------
     def _ingest(self, packets: DecodedPackets, batch: PacketBatch, parts: list[FlowBatch]) -> None:
@@ -108,78 +134,76 @@ class FlowTable:
         ip_len = cols["ip_len"][order]
         payload = cols["payload_len"][order]
         depth = cols["depth"][order]
+        seq = cols["tcp_seq"][order].astype(np.int64)
+        ack = cols["tcp_ack"][order].astype(np.int64)
 
-        idx = np.arange(n, dtype=np.int64)
         gid = np.cumsum(gstart) - 1
         gfirst = np.flatnonzero(gstart)
+        gend = np.append(gfirst[1:], n)
         gkeys = key_bytes(ks.take(gfirst))
         index = self.index
         gslot = np.fromiter((index.get(k, -1) for k in gkeys), dtype=np.int64, count=len(gkeys))
         a = self.arrays.cols
         g_known = gslot >= 0
         safe_slot = np.where(g_known, gslot, 0)
-        # Closing events seen since the flow's last candidate boundary, carried between batches:
-        # bit 0 a RST, bit 1 a FIN from side a, bit 2 a FIN from side b.
-        g_bits = np.where(g_known, a["close_bits"][safe_slot], 0).astype(np.int64)
-        known = g_known[gid]
 
-        # Boundaries inside each key's packets (see the module docstring).
+        # Idle timeouts end flows of every protocol (a known flow idles since its last packet).
         prev = np.empty(n, dtype=np.int64)
         prev[1:] = ts[:-1]
         prev[gfirst] = np.where(g_known, a["last_ns"][safe_slot], ts[gfirst])
         gap = np.maximum(ts - prev, 0)
-        tcp = ks.proto == 6
-        pure_syn = tcp & ((flags & (SYN | ACK)) == SYN)
-        # Closing events, by canonical side: a connection is closed by a RST, or by FINs from
-        # both sides (Zeek keeps half-closed connections until they time out).
-        rst_p = tcp & ((flags & RST) != 0)
-        fin_a = tcp & ((flags & FIN) != 0) & ks.src_is_a
-        fin_b = tcp & ((flags & FIN) != 0) & ~ks.src_is_a
-        t_bound = (gap > self._timeouts(ks.proto, ks.pa, ks.pb)) & (~gstart | known)
-        cand = pure_syn | (tcp & (gap > self._close_delay)) | t_bound
-        gs_bound = t_bound[gfirst] | (cand[gfirst] & _closed(g_bits))
-        mark = cand | gstart
-        last_mark = np.maximum.accumulate(np.where(mark, idx, 0))
-        cum_rst = np.concatenate(([0], np.cumsum(rst_p)))
-        cum_fa = np.concatenate(([0], np.cumsum(fin_a)))
-        cum_fb = np.concatenate(([0], np.cumsum(fin_b)))
-        pm = np.empty(n, dtype=np.int64)
-        pm[0] = 0
-        pm[1:] = last_mark[:-1]
-        g_carry = np.where(gs_bound, 0, g_bits)
+        t_bound = (gap > self._timeouts(ks.proto, ks.pa, ks.pb)) & (~gstart | g_known[gid])
+        seg_start = gstart | t_bound
+        why = np.where(t_bound, END_IDLE, 0).astype(np.uint8)
+        gs_bound = t_bound[gfirst] & g_known
+        fresh_orig = np.zeros(n, dtype=bool)
+        decided = np.zeros(n, dtype=bool)  # orientation of a new flow already known
+        flip_old = np.zeros(len(gfirst), dtype=bool)
+        g_delete = np.full(len(gfirst), NEVER, dtype=np.int64)
+        # TCP keys with something that may end or flip a connection follow Zeek's rules.
+        tcp_keys = self._tcp_keys(ks, flags, gid, gfirst, gslot)
+        if len(tcp_keys):
+            lengths = gend[tcp_keys] - gfirst[tcp_keys]
+            first_local = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            ev = np.repeat(gfirst[tcp_keys] - first_local, lengths) + np.arange(lengths.sum())
+            tp = TcpPackets(ts[ev], flags[ev], seq[ev], ack[ev], payload[ev], ks.src_is_a[ev],
+                            t_bound[ev], first_local, first_local + lengths)  # fmt: skip
 
-        def bits_between(lo: I64, hi: I64, carry: I64) -> I64:
-            """Closing events among packets [lo, hi), plus those carried in from earlier."""
-            out = carry | (cum_rst[hi] - cum_rst[lo] > 0)
-            out |= (cum_fa[hi] - cum_fa[lo] > 0) << 1
-            out |= (cum_fb[hi] - cum_fb[lo] > 0) << 2
-            return out
+            def originator(at: I64) -> B:
+                return self._originator(ks, ev[at], flags, sport, dport)
 
-        carried = np.where(pm == gfirst[gid], g_carry[gid], 0)
-        closed_before = _closed(bits_between(pm, idx, carried))
-        boundary = t_bound | (cand & closed_before)
-        boundary[gfirst] = gs_bound
+            res = tcp_segments(tp, self._tcp_carry(tcp_keys, gslot), originator,
+                               attempt_ns=self._attempt, close_ns=self._close_delay,
+                               max_rounds=self.settings.max_tcp_rounds)  # fmt: skip
+            seg_start[ev] = res.start
+            seg_start[gfirst[tcp_keys]] = True
+            why[ev] = res.reason
+            fresh_orig[ev] = res.orig_is_a
+            decided[ev] = res.start
+            gs_bound[tcp_keys] = res.cont_ended & g_known[tcp_keys]
+            flip_old[tcp_keys] = res.cont_flip
+            g_delete[tcp_keys] = res.delete_ns
+            self.stats.tcp_budget_exceeded += res.budget_exceeded
+
         # A known flow cut at its first packet in this batch ends now, before its slot is reused.
-        old = g_known & gs_bound
+        old = gs_bound
         if old.any():
-            reasons = np.where(t_bound[gfirst[old]], EndReason.IDLE_TIMEOUT, EndReason.TCP_CLOSED)
-            for reason in (EndReason.IDLE_TIMEOUT, EndReason.TCP_CLOSED):
-                parts.append(self._export(gslot[old][reasons == reason], reason))
-        # New end-of-batch pending state per key: FIN/RST since the last candidate.
-        gend = np.append(gfirst[1:], n) - 1
-        lm = last_mark[gend]
-        pend = bits_between(lm, gend + 1, np.where(lm == gfirst, g_carry, 0))
+            self._export_why(gslot[old], why[gfirst[old]], parts)
 
-        seg_start = gstart | boundary
-        seg = np.cumsum(seg_start) - 1
         sfirst = np.flatnonzero(seg_start)
+        seg = np.cumsum(seg_start) - 1
         send = np.append(sfirst[1:], n)
         sgroup = gid[sfirst]
         s_cont = gstart[sfirst] & g_known[sgroup] & ~gs_bound[sgroup]
         s_last = np.append(sgroup[1:] != sgroup[:-1], True)
 
-        # Who originated each new flow (flipping like Zeek when the first packet says otherwise).
-        orig_is_a = self._originator(ks, sfirst, flags, sport, dport)
+        # Who originated each flow: kept for a continuing flow (flipped by its second packet if
+        # it began with an unflipped SYN-ACK), chosen like Zeek for a new one.
+        if flip_old.any():
+            self._flip(gslot[flip_old])
+        undecided = sfirst[~decided[sfirst]]
+        fresh_orig[undecided] = self._originator(ks, undecided, flags, sport, dport)
+        orig_is_a = fresh_orig[sfirst]
         orig_is_a = np.where(s_cont, a["orig_is_a"][np.where(s_cont, gslot[sgroup], 0)], orig_is_a)
         pdir = (ks.src_is_a != orig_is_a[seg]).astype(np.int64)
 
@@ -191,7 +215,7 @@ class FlowTable:
                            frame[sfirst[new]], batch.capture)  # fmt: skip
             self.stats.created += int(new.sum())
             a = self.arrays.cols  # allocation may have grown the columns
-        self._merge(s_slot, seg, pdir, ts, flags, ip_len, payload, pure_syn)
+        self._merge(s_slot, seg, pdir, ts, flags, ip_len, payload, seq, ack)
         last_pkt = send - 1
         a["last_ns"][s_slot] = ts[last_pkt]
         a["last_frame"][s_slot] = frame[last_pkt]
@@ -201,18 +225,93 @@ class FlowTable:
         ended = ~s_last
         if ended.any():
             nxt_first = sfirst[np.flatnonzero(ended) + 1]
-            why = np.where(t_bound[nxt_first], EndReason.IDLE_TIMEOUT, EndReason.TCP_CLOSED)
-            for reason in (EndReason.IDLE_TIMEOUT, EndReason.TCP_CLOSED):
-                parts.append(self._export(s_slot[ended][why == reason], reason))
+            self._export_why(s_slot[ended], why[nxt_first], parts)
         # The last flow of each key stays in the table under its key.
         last_slots = s_slot[s_last]
-        a["close_bits"][last_slots] = pend
+        tcp_last = ks.proto[sfirst[s_last]] == 6
+        self._delete_at[last_slots] = np.where(tcp_last, g_delete[sgroup[s_last]], NEVER)
+        touched = last_slots[tcp_last]
+        if len(touched):
+            state = self._carry(touched)
+            self._attempt_at[touched] = state.attempt_ns
+            self._flip_pending[touched] = state.flip_pending
         for gi, slot in zip(
             sgroup[s_last & new].tolist(), s_slot[s_last & new].tolist(), strict=True
         ):
             key = gkeys[gi]
             index[key] = slot
             self.slot_key[slot] = key
+
+    def _tcp_keys(self, ks: CanonicalKeys, flags: U8A, gid: I64, gfirst: I64, gslot: I64) -> I64:
+        """TCP keys whose packets may end or flip a connection: a SYN, FIN or RST among them, or a
+        known connection with a close, an attempt timer or a flip pending."""
+        n_g = len(gfirst)
+        tcp = ks.proto[gfirst] == 6
+        if not tcp.any():
+            return np.zeros(0, dtype=np.int64)
+        event = (flags & (SYN | FIN | RST)) != 0
+        eventful = np.bincount(gid[event], minlength=n_g) > 0
+        known = (gslot >= 0) & tcp
+        if known.any():
+            slots = gslot[known]
+            pending = (self._delete_at[slots] < NEVER) | (self._attempt_at[slots] < NEVER)
+            eventful[known] |= pending | self._flip_pending[slots]
+        return np.flatnonzero(eventful & tcp)
+
+    def _carry(self, slots: I64) -> TcpCarry:
+        """The TCP state of known flows, by originator and responder, from their columns."""
+        a = self.arrays.cols
+        sent = a["pkts"][slots] > 0
+        closed = (a["n_fin"][slots] + a["n_rst"][slots]) > 0
+        ff = a["first_flags"][slots]
+        start = a["start_ns"][slots]
+        opened = sent[:, 0] & ((ff[:, 0] & SYN) != 0)
+        opened &= np.minimum(a["t_syn"][slots, 0], a["t_synack"][slots, 0]) == start
+        resp_active = (a["flags"][slots, 1] & (SYN | FIN | RST)) != 0
+        resp_active |= a["payload"][slots, 1] > 0
+        by_synack = (ff[:, 0] & ACK) != 0
+        silent = np.where(by_synack, ~sent[:, 1], ~resp_active)
+        armed = opened & ~closed[:, 0] & silent
+        one = (a["pkts"][slots, 0] == 1) & (a["pkts"][slots, 1] == 0)
+        flip_pending = one & ((ff[:, 0] & (SYN | ACK)) == (SYN | ACK)) & (a["proto"][slots] == 6)
+        return TcpCarry(
+            cont=np.ones(len(slots), dtype=bool),
+            orig_is_a=a["orig_is_a"][slots],
+            start_ns=start,
+            sent=sent,
+            resp_active=resp_active,
+            closed=closed,
+            delete_ns=self._delete_at[slots],
+            attempt_ns=np.where(armed, start + self._attempt, NEVER),
+            attempt_synack=by_synack,
+            flip_pending=flip_pending,
+            start_seq=self._start_seq[slots],
+            last_ack=self._last_ack[slots],
+        )
+
+    def _tcp_carry(self, keys: I64, gslot: I64) -> TcpCarry:
+        out = TcpCarry.fresh(len(keys))
+        known = np.flatnonzero(gslot[keys] >= 0)
+        if len(known):
+            c = self._carry(gslot[keys[known]])
+            for name in TcpCarry.__slots__:
+                getattr(out, name)[known] = getattr(c, name)
+        return out
+
+    def _flip(self, slots: I64) -> None:
+        """Swap originator and responder of flows (Zeek's ``Connection::FlipRoles``)."""
+        a = self.arrays.cols
+        for name, f in FIELDS.items():
+            if f.per_dir:
+                a[name][slots] = a[name][slots][:, ::-1]
+        a["orig_is_a"][slots] = ~a["orig_is_a"][slots]
+        self._start_seq[slots] = self._start_seq[slots][:, ::-1]
+        self._last_ack[slots] = self._last_ack[slots][:, ::-1]
+
+    def _export_why(self, slots: I64, why: npt.NDArray[np.uint8], parts: list[FlowBatch]) -> None:
+        closed = why == END_CLOSED
+        parts.append(self._export(slots[closed], EndReason.TCP_CLOSED))
+        parts.append(self._export(slots[~closed], EndReason.IDLE_TIMEOUT))
 
     def _group(self, keys: CanonicalKeys) -> tuple[I64, B]:
         """A stable order that puts each key's packets together, and where each group starts."""
@@ -262,7 +361,18 @@ class FlowTable:
         tcp_flip = partial & likely_src & (~likely_dst | (((f & SYN) == 0) & (sp < dp)))
         udp_flip = likely_src & ~likely_dst
         flip = np.where(proto == 6, tcp_flip, np.where(proto == 17, udp_flip, False))
-        return ks.src_is_a[first] ^ flip
+        # A broadcast or multicast address never originates: Zeek does not flip a datagram to
+        # one (a DHCP server's broadcast reply stays the server's, see zeek/zeek#3235).
+        src_a = ks.src_is_a[first]
+        dst_hi = np.where(src_a, ks.b_hi[first], ks.a_hi[first])
+        dst_lo = np.where(src_a, ks.b_lo[first], ks.a_lo[first])
+        v4 = (dst_hi == 0) & ((dst_lo >> np.uint64(32)) == 0xFFFF)
+        group = np.where(
+            v4,
+            ((dst_lo >> np.uint64(28)) & np.uint64(0xF) == 0xE) | (dst_lo == _V4_BROADCAST),
+            (dst_hi >> np.uint64(56)) == 0xFF,
+        )
+        return np.asarray(src_a ^ (flip & ~group), dtype=bool)
 
     def _timeouts(
         self, proto: npt.NDArray[np.uint8], pa: npt.NDArray[np.uint16], pb: npt.NDArray[np.uint16]
@@ -274,8 +384,22 @@ class FlowTable:
 
     def _allocate(self, k: int) -> I64:
         slots = self.arrays.allocate(k)
-        if len(self.slot_key) < self.arrays.capacity:
-            self.slot_key.extend([None] * (self.arrays.capacity - len(self.slot_key)))
+        cap = self.arrays.capacity
+        if len(self.slot_key) < cap:
+            self.slot_key.extend([None] * (cap - len(self.slot_key)))
+            grow = cap - len(self._delete_at)
+            never = np.full(grow, NEVER, dtype=np.int64)
+            self._delete_at = np.append(self._delete_at, never)
+            self._attempt_at = np.append(self._attempt_at, never)
+            self._flip_pending = np.append(self._flip_pending, np.zeros(grow, dtype=bool))
+            more = np.full((grow, 2), -1, dtype=np.int64)
+            self._start_seq = np.concatenate([self._start_seq, more])
+            self._last_ack = np.concatenate([self._last_ack, more])
+        self._delete_at[slots] = NEVER
+        self._attempt_at[slots] = NEVER
+        self._flip_pending[slots] = False
+        self._start_seq[slots] = -1
+        self._last_ack[slots] = -1
         return slots
 
     def _capture_id(self, name: str) -> int:
@@ -299,7 +423,7 @@ class FlowTable:
 
     def _merge(
         self, s_slot: I64, seg: I64, pdir: I64, ts: I64, flags: npt.NDArray[np.uint8],
-        ip_len: I64, payload: I64, pure_syn: B,
+        ip_len: I64, payload: I64, seq: I64, ack: I64,
     ) -> None:  # fmt: skip
         """Reduce packets per (flow, direction) and fold the results into the table's columns."""
         a = self.arrays.cols
@@ -318,6 +442,12 @@ class FlowTable:
 
         fresh = a["pkts"][slot, d] == 0
         a["first_flags"][slot, d] = np.where(fresh, f[st], a["first_flags"][slot, d])
+        # Each endpoint's start sequence number (Zeek's ``init_endpoint``: a SYN's own, else one
+        # before the first segment's) and the last ACK it sent, for ``tcp_segments``.
+        first_seq = np.where((f[st] & SYN) != 0, seq[o2][st], (seq[o2][st] - 1) % (1 << 32))
+        self._start_seq[slot, d] = np.where(fresh, first_seq, self._start_seq[slot, d])
+        acked = np.maximum.reduceat(np.where((f & ACK) != 0, np.arange(n), -1), st)
+        self._last_ack[slot, d] = np.where(acked >= 0, ack[o2][acked], self._last_ack[slot, d])
         a["pkts"][slot, d] += np.diff(np.append(st, n))
         a["ip_bytes"][slot, d] += add(size, st)
         a["payload"][slot, d] += add(pay, st)
@@ -327,7 +457,7 @@ class FlowTable:
         synack = tcp_syn & tcp_ack
         fin = (f & FIN) != 0
         rst = (f & RST) != 0
-        psyn = pure_syn[o2]
+        psyn = tcp_syn & ~tcp_ack
         a["n_syn"][slot, d] += add(psyn.astype(np.int64), st)
         a["n_synack"][slot, d] += add(synack.astype(np.int64), st)
         a["n_fin"][slot, d] += add(fin.astype(np.int64), st)
@@ -366,9 +496,13 @@ class FlowTable:
         a = self.arrays.cols
         idle_for = self.now - a["last_ns"][live]
         idle = idle_for > self._timeouts(a["proto"][live], a["pa"][live], a["pb"][live])
-        rst = (a["n_rst"][live] > 0).any(axis=1)
-        fins = (a["n_fin"][live] > 0).all(axis=1)
-        closed = ~idle & (rst | fins) & (idle_for > self._close_delay)
+        # Zeek's TCP timers fire as time moves on, whichever packet moves it: a closed connection
+        # is deleted, an unanswered attempt given up (see ``sensors.flows.state``). Where batches
+        # end must not change where flows end, nor why: a deleted flow ends as closed however
+        # long it then stayed idle, as ``_ingest`` decides it.
+        closed = self.now > self._delete_at[live]
+        idle |= self.now > self._attempt_at[live]
+        idle &= ~closed
         active = np.zeros(len(live), dtype=bool)
         if self._active:
             active = ~idle & ~closed & (self.now - a["start_ns"][live] > self._active)
