@@ -384,9 +384,13 @@ def _round(
     syn, ack = (fl & SYN) != 0, (fl & ACK) != 0
     closing = (fl & (FIN | RST)) != 0
 
+    re = rs + length
+
     def first(x: B) -> I64:
         """Per key: the round index of the first packet where ``x`` holds (``_BIG``: none)."""
-        return np.asarray(np.minimum.reduceat(np.where(x, r, _BIG), rs), dtype=np.int64)
+        hits = np.append(np.flatnonzero(x), _BIG)
+        at = hits[np.searchsorted(hits, rs)]
+        return np.asarray(np.where(at < re, at, _BIG), dtype=np.int64)
 
     def carried(values: npt.NDArray[Any], default: Any) -> npt.NDArray[Any]:
         if not cn.any():
@@ -435,21 +439,30 @@ def _round(
     from_r = ~from_o
     none = np.full(n_k, _BIG, dtype=np.int64)
     # What each connection had done before each packet (carried in, or earlier in this round),
-    # and where it first did it: one cumulative sum and one reduction for five events at once.
-    acts = ((fl & (SYN | FIN | RST)) != 0) | (pay > 0)
-    ev = np.stack([from_o, from_r, from_r & acts, from_o & closing, from_r & closing], axis=1)
-    cs = np.cumsum(ev, axis=0, dtype=np.int32) - ev
-    had = np.stack([sent[:, 0], sent[:, 1], resp_active, closed[:, 0], closed[:, 1]], axis=1)
-    seen = ((cs - cs[rs][kk]) > 0) | had[kk]
-    sent_o, sent_r, active_r, closed_o, closed_r = seen.T
-    firsts = np.minimum.reduceat(np.where(ev, r[:, None], _BIG), rs, axis=0)
-    fo, fr, fco, fcr = firsts[:, 0], firsts[:, 1], firsts[:, 3], firsts[:, 4]
+    # and where it first did it; computed when a rule needs it (one array pass each).
+    memo: dict[str, B] = {}
+
+    def before(name: str) -> B:
+        if name not in memo:
+            event, had = {
+                "sent_o": lambda: (from_o, sent[:, 0]),
+                "sent_r": lambda: (from_r, sent[:, 1]),
+                "active_r": lambda: (from_r & (((fl & (SYN | FIN | RST)) != 0) | (pay > 0)),
+                                     resp_active),
+                "closed_o": lambda: (from_o & closing, closed[:, 0]),
+                "closed_r": lambda: (from_r & closing, closed[:, 1]),
+            }[name]()  # fmt: skip
+            c = np.cumsum(event, dtype=np.int32) - event
+            memo[name] = ((c - c[rs][kk]) > 0) | had[kk]
+        return memo[name]
 
     # The close: deleted tcp_close_delay after it completed (see ConnectionClosed).
     delete = carried(carry.delete_ns, NEVER)
+    fo = fr = none
     if closing.any():
-        ko = np.where(closed[:, 0], -1, fco)
-        kr = np.where(closed[:, 1], -1, fcr)
+        fo, fr = first(from_o), first(from_r)
+        ko = np.where(closed[:, 0], -1, first(from_o & closing))
+        kr = np.where(closed[:, 1], -1, first(from_r & closing))
         x_is_o = ko <= kr
         kx, ky = np.minimum(ko, kr), np.maximum(ko, kr)
         x_in = (kx >= 0) & (kx < _BIG)
@@ -474,13 +487,16 @@ def _round(
         ia = first((ts > attempt[kk]) & ~first_fresh)
         ia_ok = ia < _BIG
         ai = np.where(ia_ok, ia, 0)
-        silent = np.where(by_synack, ~sent_r[ai], ~active_r[ai])
-        b_a = np.where(ia_ok & ~closed_o[ai] & silent, ia, _BIG)
+        silent = np.where(by_synack, ~before("sent_r")[ai], ~before("active_r")[ai])
+        b_a = np.where(ia_ok & ~before("closed_o")[ai] & silent, ia, _BIG)
 
     # Reuse: a SYN after a close, or with another sequence number than the connection's start.
     b_s = none
     late_syn = syn & ~first_fresh
     if late_syn.any():
+        if fo is none:
+            fo, fr = first(from_o), first(from_r)
+        sent_o, sent_r = before("sent_o"), before("sent_r")
         own_o = np.where(fo < _BIG, _start_seq(p, pos, fo), start_seq[:, 0])
         own_r = np.where(fr < _BIG, _start_seq(p, pos, fr), start_seq[:, 1])
         own_o = np.where(sent[:, 0], start_seq[:, 0], own_o)
@@ -492,7 +508,7 @@ def _round(
             peer_r = _peer_start(p, pos, from_o & ack, rs, kk, last_ack[:, 0])
             start_o = np.where(sent_o, start_o, peer_o)
             start_r = np.where(sent_r, start_r, peer_r)
-        any_closed = closed_o | closed_r
+        any_closed = before("closed_o") | before("closed_r")
         seq = p.seq[pos]
         reuse = (~ack & (any_closed | (seq != start_o))) | (
             ack & ~sent_o & (any_closed | (seq != start_r))
