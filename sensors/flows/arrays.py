@@ -42,7 +42,6 @@ FIELDS: dict[str, Field] = {
     "last_frame": Field(np.int64, False, 0),
     "capture": Field(np.int32, False, 0),
     "depth": Field(np.int64, False, 0),
-    "close_bits": Field(np.uint8, False, 0),
     # per direction: volume
     "pkts": Field(np.int64, True, 0),
     "ip_bytes": Field(np.int64, True, 0),

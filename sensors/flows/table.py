@@ -25,18 +25,9 @@ from sensors.decode import DecodedPackets
 from sensors.flows.arrays import FIELDS, NEVER, UNSET, FlowArrays
 from sensors.flows.ended import EndReason, FlowBatch
 from sensors.flows.key import CanonicalKeys, KeyHasher, canonical, key_bytes
+from sensors.flows.lifecycle import END_CLOSED, END_IDLE, TcpCarry, TcpPackets, tcp_segments
 from sensors.flows.settings import FlowSettings
-from sensors.flows.state import (
-    ACK,
-    END_CLOSED,
-    END_IDLE,
-    FIN,
-    RST,
-    SYN,
-    TcpCarry,
-    TcpPackets,
-    tcp_segments,
-)
+from sensors.flows.state import ACK, FIN, RST, SYN
 from sensors.sources.batch import PacketBatch
 
 I64 = npt.NDArray[np.int64]
@@ -217,7 +208,10 @@ class FlowTable:
             a = self.arrays.cols  # allocation may have grown the columns
         self._merge(s_slot, seg, pdir, ts, flags, ip_len, payload, seq, ack)
         last_pkt = send - 1
-        a["last_ns"][s_slot] = ts[last_pkt]
+        # The latest time seen, not the last packet's: captures stitched together or reordered
+        # on the way can go back in time, and a flow must not end before it started.
+        latest = np.maximum.reduceat(ts, sfirst)
+        a["last_ns"][s_slot] = np.where(s_cont, np.maximum(a["last_ns"][s_slot], latest), latest)
         a["last_frame"][s_slot] = frame[last_pkt]
         a["depth"][s_slot] = np.maximum(a["depth"][s_slot], np.maximum.reduceat(depth, sfirst))
 
