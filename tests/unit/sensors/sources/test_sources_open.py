@@ -218,7 +218,11 @@ def test_file_is_closed_with_its_reader(
     assert opened[0].closed
 
 
-@pytest.mark.parametrize("content", [b"", b"nonsense", gzip.compress(b"nonsense")])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"nonsense", gzip.compress(b"nonsense", mtime=0)],
+    ids=["empty", "nonsense", "gzip-of-nonsense"],
+)
 def test_file_is_closed_when_open_fails(
     write_capture: WriteCapture, monkeypatch: pytest.MonkeyPatch, content: bytes
 ) -> None:
