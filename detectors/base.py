@@ -5,11 +5,21 @@ consume. Detectors do no I/O: facts in, alerts out.
 from __future__ import annotations
 
 from abc import ABC
+from collections.abc import Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from alerts.model import Alert
+from sensors.events import (
+    CertificateSeen,
+    DnsSeen,
+    FileSeen,
+    HttpSeen,
+    SshSeen,
+    StreamChunk,
+    TlsSeen,
+)
 from sensors.flows import FlowBatch
 
 
@@ -24,7 +34,16 @@ class DetectorConfig(BaseModel):
 C = TypeVar("C", bound=DetectorConfig)
 
 #: The fact kinds a detector can subscribe to, by handler name.
-HANDLERS = ("on_flow_ended",)
+HANDLERS = (
+    "on_flow_ended",
+    "on_stream_chunks",
+    "on_dns_seen",
+    "on_http_seen",
+    "on_files_seen",
+    "on_tls_seen",
+    "on_certificates_seen",
+    "on_ssh_seen",
+)
 
 
 class Detector(ABC, Generic[C]):
@@ -48,6 +67,28 @@ class Detector(ABC, Generic[C]):
 
     def on_flow_ended(self, flows: FlowBatch) -> list[Alert]:
         """Flows that ended (a batch of ``FlowEnded`` facts, as columns)."""
+        return []
+
+    def on_stream_chunks(self, chunks: Sequence[StreamChunk]) -> list[Alert]:
+        """Reassembled TCP payload, both directions."""
+        return []
+
+    def on_dns_seen(self, records: Sequence[DnsSeen]) -> list[Alert]:
+        return []
+
+    def on_http_seen(self, records: Sequence[HttpSeen]) -> list[Alert]:
+        return []
+
+    def on_files_seen(self, files: Sequence[FileSeen]) -> list[Alert]:
+        return []
+
+    def on_tls_seen(self, records: Sequence[TlsSeen]) -> list[Alert]:
+        return []
+
+    def on_certificates_seen(self, certificates: Sequence[CertificateSeen]) -> list[Alert]:
+        return []
+
+    def on_ssh_seen(self, records: Sequence[SshSeen]) -> list[Alert]:
         return []
 
     def finish(self) -> list[Alert]:

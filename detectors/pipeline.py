@@ -14,7 +14,8 @@ from typing import Any
 
 from alerts.aggregation import AggregationSettings, AlertAggregator
 from alerts.model import Alert
-from detectors.base import Detector
+from detectors.base import HANDLERS, Detector
+from sensors.events import ContentFacts
 from sensors.flows import FlowBatch
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,32 @@ class DetectionPipeline:
         self.detectors = list(detectors)
         self.aggregator = AlertAggregator(aggregation)
         self.health = {d.id: DetectorHealth() for d in self.detectors}
-        self._flow_subscribers = [d for d in self.detectors if "on_flow_ended" in d.subscriptions()]
+        self._subscribers = {
+            handler: [d for d in self.detectors if handler in d.subscriptions()]
+            for handler in HANDLERS
+        }
 
     def on_flow_ended(self, flows: FlowBatch) -> list[Alert]:
         """Run subscribers on ended flows; returns the aggregated alerts that changed."""
         if len(flows):
-            for d in self._flow_subscribers:
+            for d in self._subscribers["on_flow_ended"]:
                 self._run(d, d.on_flow_ended, flows)
+        return self.aggregator.take_changed()
+
+    def on_content(self, facts: ContentFacts) -> list[Alert]:
+        """Run subscribers on a batch's content facts; returns the changed aggregated alerts."""
+        for handler, items in (
+            ("on_stream_chunks", facts.stream_chunks),
+            ("on_dns_seen", facts.dns),
+            ("on_http_seen", facts.http),
+            ("on_files_seen", facts.files),
+            ("on_tls_seen", facts.tls),
+            ("on_certificates_seen", facts.certificates),
+            ("on_ssh_seen", facts.ssh),
+        ):
+            if items:
+                for d in self._subscribers[handler]:
+                    self._run(d, getattr(d, handler), items)
         return self.aggregator.take_changed()
 
     def finish(self) -> list[Alert]:
