@@ -39,6 +39,24 @@ time zone must never leak into stored alerts."""
 TechniqueId = Annotated[str, StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$")]
 """A MITRE ATT&CK technique or sub-technique id (``T1046``, ``T1071.004``)."""
 
+#: Bounds on what analysts attach to one alert: tags and comments come from API requests.
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 64
+MAX_COMMENTS = 200
+MAX_COMMENT_LENGTH = 4000
+
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_TAG_LENGTH,
+        pattern=r"^[^\s,\x00-\x1f]+$",
+    ),
+]
+"""A triage tag (``phishing``, ``case:4711``): no spaces or commas, so that a list of tags reads
+back unambiguously in a command line or a Kibana filter."""
+
 #: A value of one aggregation field; hashable, so that a tuple of them can key a dict.
 FieldValue = str | int | float | bool | None
 
@@ -129,7 +147,14 @@ class Triage(_Frozen):
     status: TriageStatus = TriageStatus.OPEN
     assignee: str | None = None
     close_reason: CloseReason | None = None
+    #: Sorted, without repeats (ECS ``tags`` holds the same list).
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     updated_at: UtcDatetime | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _sorted_tags(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
     @model_validator(mode="after")
     def _reason_only_when_closed(self) -> Self:
@@ -138,6 +163,15 @@ class Triage(_Frozen):
         if self.status is not TriageStatus.CLOSED and self.close_reason is not None:
             raise ValueError(f"close_reason is only for closed alerts, not {self.status.value}")
         return self
+
+
+class Comment(_Frozen):
+    """An analyst's note on an alert; comments are only ever added, never edited."""
+
+    id: str = Field(min_length=1)
+    author: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=MAX_COMMENT_LENGTH)
+    at: UtcDatetime
 
 
 class Alert(_Frozen):
@@ -163,6 +197,12 @@ class Alert(_Frozen):
     evidence: Evidence = Field(default_factory=Evidence)
     data: dict[str, JsonValue] = Field(default_factory=dict)
     triage: Triage = Field(default_factory=Triage)
+    #: Analysts' comments, oldest first. Kept by the store like ``triage``: never a detector's.
+    comments: list[Comment] = Field(default_factory=list, max_length=MAX_COMMENTS)
+    #: How many analyst changes (triage, tags, comments) the stored alert has had: the version a
+    #: change names in ``expected_version`` so that two analysts never overwrite each other
+    #: silently. Detector refreshes leave it alone, so a growing scan never makes an edit fail.
+    version: int = Field(default=0, ge=0)
 
     @field_validator("aggregation_fields")
     @classmethod
@@ -267,8 +307,10 @@ class Alert(_Frozen):
                 "framework": "MITRE ATT&CK",
                 "technique": {"id": list(self.techniques)},
             }
-        triage = self.triage.model_dump(mode="json", exclude={"updated_at"})
+        triage = self.triage.model_dump(mode="json", exclude={"updated_at", "tags"})
         triage["updated_at"] = iso(self.triage.updated_at) if self.triage.updated_at else None
+        if self.triage.tags:
+            doc["tags"] = list(self.triage.tags)
         doc["cityshield"] = {
             "alert": {
                 "schema_version": self.schema_version,
@@ -279,6 +321,14 @@ class Alert(_Frozen):
                 "triage": triage,
             }
         }
+        # Analyst state only when there is some: documents of untouched alerts keep their shape.
+        if self.version:
+            doc["cityshield"]["alert"]["version"] = self.version
+        if self.comments:
+            doc["cityshield"]["alert"]["comments"] = [
+                {**c.model_dump(mode="json", exclude={"at"}), "at": iso(c.at)}
+                for c in self.comments
+            ]
         return doc
 
     @classmethod
@@ -315,7 +365,9 @@ class Alert(_Frozen):
                     "aggregation_fields": ext["aggregation_fields"],
                     "evidence": ext["evidence"],
                     "data": ext["data"],
-                    "triage": ext["triage"],
+                    "triage": {**ext["triage"], "tags": doc.get("tags", [])},
+                    "comments": ext.get("comments", []),
+                    "version": ext.get("version", 0),
                 }
             )
         except (KeyError, TypeError, AttributeError) as exc:

@@ -44,5 +44,17 @@ class NotFoundError(StoreError):
     """A record asked for by id does not exist."""
 
 
+class ConflictError(StoreError):
+    """A change based on an old version of a record: someone else changed it first.
+
+    Nothing was changed; re-read the record (``current_version``) and decide again."""
+
+    def __init__(
+        self, message: str, *, where: str | None = None, current_version: int | None = None
+    ) -> None:
+        super().__init__(message, where=where)
+        self.current_version = current_version
+
+
 class BudgetExceeded(CityShieldError):
     """A named resource budget was exceeded. Sensors count these instead of raising them."""

@@ -2,6 +2,7 @@
 
 * :class:`AlertStore`: the store-neutral interface, with :class:`AlertQuery`, :class:`FlowQuery`
   and :class:`AlertPage` (keyset pagination).
+* :class:`AlertBucket` (``aggregate_alerts``), protocol record kinds (``add_records``).
 * :class:`SqliteAlertStore`: the default, one SQLite file with versioned migrations.
 * :func:`open_store`: build a store by registry id (``"sqlite"``) from options.
 """
@@ -15,15 +16,21 @@ from alerts.stores.base import (
     TriageChange,
     flow_cursor,
 )
+from alerts.stores.buckets import AggregateBy, AlertBucket
+from alerts.stores.records import RECORD_KINDS, RecordKind
 from alerts.stores.registry import BUILTIN_STORES, open_store, store_classes
 from alerts.stores.sqlite import SqliteAlertStore, SqliteStoreSettings
 
 __all__ = [
     "BUILTIN_STORES",
+    "RECORD_KINDS",
+    "AggregateBy",
+    "AlertBucket",
     "AlertPage",
     "AlertQuery",
     "AlertStore",
     "FlowQuery",
+    "RecordKind",
     "RecordQuery",
     "SqliteAlertStore",
     "SqliteStoreSettings",

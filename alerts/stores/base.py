@@ -1,8 +1,22 @@
 """The store-neutral interface every alert store implements, and the queries it answers.
 
-``SqliteAlertStore`` is the default; an Elasticsearch store will implement the same interface, so
+``SqliteAlertStore`` is the default; ``ElasticsearchAlertStore`` implements the same interface, so
 nothing here may assume SQL. What all stores must agree on (how an upsert meets a stored alert, how
-cursors are spelt) is written once here rather than once per store.
+cursors are spelt) is written once here rather than once per store; ``tests/unit/alerts/
+stores_contract`` runs one suite against every store.
+
+Changed for the HTTP API (issue 5):
+
+* Triage has tags: ``update_triage(..., tags=[...])`` replaces them, ``tags_add``/``tags_remove``
+  edit them; ``AlertQuery.tags`` finds alerts with any of the given tags.
+* ``add_comment(alert_id, author=, text=) -> Comment``; an alert carries its comments, oldest
+  first.
+* Every stored alert has a ``version``: the number of analyst changes (triage, tags, comments) it
+  has had. ``update_triage`` and ``add_comment`` take ``expected_version`` and raise
+  ``cityshield.errors.ConflictError`` (nothing changed) when the alert is at another version.
+  Detector upserts keep the version, the comments and the triage.
+* ``aggregate_alerts(query, by=...)`` returns the console's buckets (``alerts.stores.buckets``).
+* ``add_records(kind, docs)`` stores protocol records (``alerts.stores.records``).
 """
 
 from __future__ import annotations
@@ -12,14 +26,27 @@ import ipaddress
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts.model import Alert, CloseReason, Severity, TriageStatus, UtcDatetime, iso
+from alerts.model import (
+    Alert,
+    CloseReason,
+    Comment,
+    Severity,
+    Tag,
+    TriageStatus,
+    UtcDatetime,
+    iso,
+)
+from alerts.stores.buckets import AggregateBy, AlertBucket
+from alerts.stores.records import RecordKind
 from cityshield.clock import Clock
+from cityshield.errors import ConflictError
+from cityshield.ids import record_id
 from cityshield.settings import Section
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -64,6 +91,8 @@ class AlertQuery(RecordQuery):
     min_severity: Severity | None = None
     rule_ids: list[str] | None = None
     statuses: list[TriageStatus] | None = None
+    #: Alerts with any of these tags.
+    tags: list[Tag] | None = None
     #: Case-insensitive substring of the message or the rule name.
     text: str | None = None
 
@@ -152,7 +181,30 @@ def refresh(stored: Alert, incoming: Alert) -> Alert:
             "message": newest.message,
             "data": newest.data,
             "triage": stored.triage,
+            "comments": stored.comments,
+            "version": stored.version,
         }
+    )
+
+
+def check_version(alert: Alert, expected: int | None, where: str) -> None:
+    """``ConflictError`` when an analyst's change was based on another version of ``alert``."""
+    if expected is not None and expected != alert.version:
+        raise ConflictError(
+            f"alert {alert.id} is at version {alert.version}, not {expected}: someone changed it "
+            "since it was read; nothing was changed, read it again",
+            where=where,
+            current_version=alert.version,
+        )
+
+
+def new_comment(alert: Alert, *, author: str, text: str, at: datetime) -> Comment:
+    """The comment that becomes version ``alert.version + 1``; its id is derived from both."""
+    return Comment(
+        id=record_id(alert.id, "comment", alert.version + 1),
+        author=author.strip(),
+        text=text.strip(),
+        at=at,
     )
 
 
@@ -191,13 +243,48 @@ class AlertStore(ABC):
         status: TriageStatus | None = None,
         assignee: str | None = None,
         close_reason: CloseReason | None = None,
+        tags: Iterable[str] | None = None,
+        tags_add: Iterable[str] = (),
+        tags_remove: Iterable[str] = (),
+        expected_version: int | None = None,
         actor: str,
     ) -> Alert:
-        """Change triage (see ``alerts.triage.apply_triage``) and log it in one transaction."""
+        """Change triage (see ``alerts.triage.apply_triage``) and log it, all or nothing.
+
+        A change bumps ``version``; a change to nothing returns the alert as it is. With
+        ``expected_version``, ``ConflictError`` if the alert is at another version."""
+
+    @abstractmethod
+    def add_comment(
+        self, alert_id: str, *, author: str, text: str, expected_version: int | None = None
+    ) -> Comment:
+        """Append a comment (bumps ``version``; logged in the triage log as ``{"comment": ...}``).
+        ``TriageError`` for an empty text or an alert with ``MAX_COMMENTS`` comments already."""
 
     @abstractmethod
     def triage_history(self, alert_id: str) -> list[TriageChange]:
         """The triage changes of an alert, oldest first."""
+
+    @abstractmethod
+    def aggregate_alerts(
+        self,
+        query: AlertQuery,
+        by: AggregateBy,
+        *,
+        interval: timedelta | None = None,
+        size: int = 10,
+    ) -> list[AlertBucket]:
+        """Matching alerts grouped (``limit`` and ``cursor`` are ignored).
+
+        By ``rule``, ``source``, ``destination`` or ``severity``: the ``size`` largest groups, most
+        alerts first, then by key; alerts without the field are left out. By ``time``: every
+        non-empty bucket of ``interval`` (default one hour) by ``first_seen``, oldest first;
+        ``StoreError`` if that would be more than ``MAX_TIME_BUCKETS``."""
+
+    @abstractmethod
+    def add_records(self, kind: RecordKind, docs: Iterable[Mapping[str, Any]]) -> int:
+        """Store ECS protocol records of one kind (see ``alerts.stores.records``); a record with
+        a stored id replaces it. Returns how many were stored."""
 
     @abstractmethod
     def add_flows(self, docs: Iterable[Mapping[str, Any]]) -> int:

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
@@ -22,16 +23,21 @@ from typing import Any, Self
 
 from pydantic import Field
 
-from alerts.model import Alert, CloseReason, TriageStatus
+from alerts.model import MAX_COMMENTS, Alert, CloseReason, Comment, TriageStatus
 from alerts.stores.base import (
     AlertPage,
     AlertQuery,
     AlertStore,
     FlowQuery,
     TriageChange,
+    check_version,
     encode_cursor,
+    new_comment,
     refresh,
 )
+from alerts.stores.buckets import AggregateBy, AlertBucket
+from alerts.stores.records import RecordKind, check_kind, record_doc_id
+from alerts.stores.sqlite_buckets import aggregate
 from alerts.stores.sqlite_query import (
     INSERT_FLOW,
     UPSERT_ALERT,
@@ -119,6 +125,11 @@ class SqliteAlertStore(AlertStore):
                 alert_row(refresh(stored[i], a) if i in stored else a) for i, a in incoming.items()
             ]
             db.executemany(UPSERT_ALERT, rows)
+            # A new alert keeps the triage it came with (a refresh keeps the stored one).
+            db.executemany(
+                "INSERT OR IGNORE INTO alert_tags (tag, alert_id) VALUES (?, ?)",
+                [(t, i) for i, a in incoming.items() if i not in stored for t in a.triage.tags],
+            )
         return len(rows)
 
     def get_alert(self, alert_id: str) -> Alert:
@@ -157,37 +168,73 @@ class SqliteAlertStore(AlertStore):
         status: TriageStatus | None = None,
         assignee: str | None = None,
         close_reason: CloseReason | None = None,
+        tags: Iterable[str] | None = None,
+        tags_add: Iterable[str] = (),
+        tags_remove: Iterable[str] = (),
+        expected_version: int | None = None,
         actor: str,
     ) -> Alert:
         if not actor.strip():
             raise TriageError("a triage change needs an actor", where=alert_id)
         with self._write() as db:
-            alert = self._load_alerts(db, [alert_id]).get(alert_id)
-            if alert is None:
-                raise NotFoundError(f"no alert with id {alert_id!r}", where=self._where)
+            alert = self._locked_alert(db, alert_id, expected_version)
             now = self._clock.now()
             triage = apply_triage(
-                alert.triage, status=status, assignee=assignee, close_reason=close_reason, at=now
+                alert.triage,
+                status=status,
+                assignee=assignee,
+                close_reason=close_reason,
+                tags=tags,
+                tags_add=tags_add,
+                tags_remove=tags_remove,
+                at=now,
             )
             if triage is alert.triage:
                 return alert
-            updated = alert.model_copy(update={"triage": triage})
-            db.execute(
-                "UPDATE alerts SET status = ?, assignee = ?, doc = ? WHERE id = ?",
-                (triage.status.value, triage.assignee, dumps(updated.to_ecs()), alert_id),
-            )
-            db.execute(
-                "INSERT INTO triage_log (alert_id, actor, at, before, after) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    alert_id,
-                    actor,
-                    micros(now),
-                    dumps(alert.triage.model_dump(mode="json")),
-                    dumps(triage.model_dump(mode="json")),
-                ),
+            updated = alert.model_copy(update={"triage": triage, "version": alert.version + 1})
+            self._save_analyst_change(db, updated)
+            if triage.tags != alert.triage.tags:
+                db.execute("DELETE FROM alert_tags WHERE alert_id = ?", (alert_id,))
+                db.executemany(
+                    "INSERT INTO alert_tags (tag, alert_id) VALUES (?, ?)",
+                    [(tag, alert_id) for tag in triage.tags],
+                )
+            self._log(
+                db,
+                alert_id,
+                actor,
+                now,
+                alert.triage.model_dump(mode="json"),
+                triage.model_dump(mode="json"),
             )
         return updated
+
+    def add_comment(
+        self, alert_id: str, *, author: str, text: str, expected_version: int | None = None
+    ) -> Comment:
+        if not author.strip():
+            raise TriageError("a comment needs an author", where=alert_id)
+        if not text.strip():
+            raise TriageError("a comment needs some text", where=alert_id)
+        with self._write() as db:
+            alert = self._locked_alert(db, alert_id, expected_version)
+            if len(alert.comments) >= MAX_COMMENTS:
+                raise TriageError(
+                    f"the alert has {len(alert.comments)} comments, the most one alert keeps",
+                    where=alert_id,
+                )
+            try:
+                comment = new_comment(alert, author=author, text=text, at=self._clock.now())
+            except ValueError as exc:
+                raise TriageError(f"not a valid comment: {exc}", where=alert_id) from None
+            updated = alert.model_copy(
+                update={"comments": [*alert.comments, comment], "version": alert.version + 1}
+            )
+            self._save_analyst_change(db, updated)
+            self._log(
+                db, alert_id, author, comment.at, {}, {"comment": comment.model_dump(mode="json")}
+            )
+        return comment
 
     def triage_history(self, alert_id: str) -> list[TriageChange]:
         with self._read() as db:
@@ -205,6 +252,44 @@ class SqliteAlertStore(AlertStore):
             )
             for actor, at, before, after in rows
         ]
+
+    # --------------------------------------------------------------------------- console, records
+
+    def aggregate_alerts(
+        self,
+        query: AlertQuery,
+        by: AggregateBy,
+        *,
+        interval: timedelta | None = None,
+        size: int = 10,
+    ) -> list[AlertBucket]:
+        with self._read() as db:
+            return aggregate(db, query, by, interval=interval, size=size)
+
+    def add_records(self, kind: RecordKind, docs: Iterable[Mapping[str, Any]]) -> int:
+        kind = check_kind(kind)
+        added = 0
+        iterator = iter(docs)
+        now = micros(self._clock.now())
+        with self._write() as db:
+            while chunk := list(islice(iterator, _FLOW_CHUNK)):
+                rows = []
+                for doc in chunk:
+                    try:
+                        rows.append(
+                            (kind, record_doc_id(kind, doc), _record_time(doc, now), dumps(doc))
+                        )
+                    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+                        raise StoreError(
+                            f"{kind} record #{added + len(rows)} of the batch is not a JSON "
+                            f"document: {exc!r}; nothing of the batch was stored",
+                            where=self._where,
+                        ) from exc
+                db.executemany(
+                    "INSERT OR REPLACE INTO records (kind, id, at, doc) VALUES (?, ?, ?, ?)", rows
+                )
+                added += len(rows)
+        return added
 
     # ------------------------------------------------------------------------------------- flows
 
@@ -251,12 +336,14 @@ class SqliteAlertStore(AlertStore):
             counts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status"))
             flows = db.execute("SELECT count(*) FROM flows").fetchone()[0]
             log = db.execute("SELECT count(*) FROM triage_log").fetchone()[0]
+            records = db.execute("SELECT count(*) FROM records").fetchone()[0]
         by_status = {f"alerts_{s.value}": int(counts.get(s.value, 0)) for s in TriageStatus}
         return {
             "alerts": sum(by_status.values()),
             **by_status,
             "flows": int(flows),
             "triage_changes": int(log),
+            "records": int(records),
             "schema_version": LATEST_VERSION,
         }
 
@@ -296,6 +383,44 @@ class SqliteAlertStore(AlertStore):
         except sqlite3.Error as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}", where=self._where) from exc
 
+    def _locked_alert(
+        self, db: sqlite3.Connection, alert_id: str, expected_version: int | None
+    ) -> Alert:
+        """The alert an analyst changes, read inside the write transaction (``BEGIN IMMEDIATE``
+        holds the write lock, so no other writer can change it between this read and the
+        write): that is what makes the version check and the change one atomic step."""
+        alert = self._load_alerts(db, [alert_id]).get(alert_id)
+        if alert is None:
+            raise NotFoundError(f"no alert with id {alert_id!r}", where=self._where)
+        check_version(alert, expected_version, self._where)
+        return alert
+
+    def _save_analyst_change(self, db: sqlite3.Connection, alert: Alert) -> None:
+        db.execute(
+            "UPDATE alerts SET status = ?, assignee = ?, version = ?, doc = ? WHERE id = ?",
+            (
+                alert.triage.status.value,
+                alert.triage.assignee,
+                alert.version,
+                dumps(alert.to_ecs()),
+                alert.id,
+            ),
+        )
+
+    def _log(
+        self,
+        db: sqlite3.Connection,
+        alert_id: str,
+        actor: str,
+        at: datetime,
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        db.execute(
+            "INSERT INTO triage_log (alert_id, actor, at, before, after) VALUES (?, ?, ?, ?, ?)",
+            (alert_id, actor, micros(at), dumps(before), dumps(after)),
+        )
+
     def _load_alerts(self, db: sqlite3.Connection, ids: list[str]) -> dict[str, Alert]:
         found: dict[str, Alert] = {}
         for i in range(0, len(ids), _ID_CHUNK):
@@ -312,3 +437,14 @@ class SqliteAlertStore(AlertStore):
             return Alert.from_ecs(json.loads(doc))
         except ValueError as exc:
             raise StoreError(f"a stored alert cannot be read: {exc}", where=self._where) from exc
+
+
+def _record_time(doc: Mapping[str, Any], default: int) -> int:
+    """A record's ``@timestamp`` in microseconds; ``default`` (now) when it has none."""
+    stamp = doc.get("@timestamp")
+    if not isinstance(stamp, str):
+        return default
+    at = datetime.fromisoformat(stamp)
+    if at.tzinfo is None:
+        raise ValueError(f"@timestamp without a time zone: {stamp!r}")
+    return micros(at)

@@ -31,15 +31,16 @@ def dumps(doc: Any) -> str:
 UPSERT_ALERT = """
     INSERT INTO alerts (id, rule_id, rule_name, severity, risk_score, first_seen, last_seen,
                         status, assignee, observer, community_id, src_ip, dst_ip, message, count,
-                        doc)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        version, doc)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET
         rule_id = excluded.rule_id, rule_name = excluded.rule_name,
         severity = excluded.severity, risk_score = excluded.risk_score,
         first_seen = excluded.first_seen, last_seen = excluded.last_seen,
         status = excluded.status, assignee = excluded.assignee, observer = excluded.observer,
         community_id = excluded.community_id, src_ip = excluded.src_ip, dst_ip = excluded.dst_ip,
-        message = excluded.message, count = excluded.count, doc = excluded.doc
+        message = excluded.message, count = excluded.count, version = excluded.version,
+        doc = excluded.doc
 """
 INSERT_FLOW = """
     INSERT OR REPLACE INTO flows (id, start_us, end_us, community_id, transport, src_ip, src_port,
@@ -99,6 +100,7 @@ def alert_row(alert: Alert) -> tuple[Any, ...]:
         dst,
         alert.message,
         alert.count,
+        alert.version,
         dumps(alert.to_ecs()),
     )
 
@@ -185,6 +187,13 @@ def alert_where(query: AlertQuery, *, keyset: bool = True) -> Where:
         where.one_of("rule_id", query.rule_ids)
     if query.statuses is not None:
         where.one_of("status", [s.value for s in query.statuses])
+    if query.tags is not None:
+        if query.tags:
+            marks = ", ".join("?" * len(query.tags))
+            tagged = f"SELECT alert_id FROM alert_tags WHERE tag IN ({marks})"  # noqa: S608
+            where.add(f"id IN ({tagged})", *query.tags)
+        else:
+            where.add("0")  # like the other lists: no allowed tag allows nothing
     if query.text:
         # LIKE is case-insensitive for ASCII; escape its wildcards so the text is taken literally.
         escaped = query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -101,6 +101,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX flows_conn_state",
         "DROP INDEX flows_observer",
     ),
+    # 4: what the HTTP API's analysts add (issue 5). ``version`` counts analyst changes, for
+    # optimistic concurrency (the document holds it too; the column makes it visible to SQL).
+    # Tags get their own table so that "alerts tagged X" is an index lookup, not a scan of every
+    # document. Protocol records (DNS, HTTP, TLS, ...) share one table, keyed by kind and id.
+    (
+        "ALTER TABLE alerts ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE alert_tags (
+            tag TEXT NOT NULL,
+            alert_id TEXT NOT NULL REFERENCES alerts (id),
+            PRIMARY KEY (tag, alert_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX alert_tags_alert ON alert_tags (alert_id)",
+        """CREATE TABLE records (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX records_at ON records (kind, at)",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

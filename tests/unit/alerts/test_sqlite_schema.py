@@ -9,13 +9,20 @@ from pathlib import Path
 import pytest
 
 from alerts.model import Alert, TriageStatus
-from alerts.stores import SqliteAlertStore
-from alerts.stores.sqlite_query import UPSERT_ALERT, alert_row
+from alerts.stores import AlertQuery, SqliteAlertStore
+from alerts.stores.sqlite_query import alert_row
 from alerts.stores.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
 from cityshield.errors import StoreError
 
 AlertFactory = Callable[..., Alert]
 RawDb = Callable[[Path], sqlite3.Connection]
+
+V1_INSERT_ALERT = """
+    INSERT INTO alerts (id, rule_id, rule_name, severity, risk_score, first_seen, last_seen,
+                        status, assignee, observer, community_id, src_ip, dst_ip, message, count,
+                        doc)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 
 
 def _tables(db: sqlite3.Connection) -> set[str]:
@@ -39,13 +46,19 @@ def test_a_v1_database_is_migrated_to_the_latest_and_keeps_its_alerts(
     assert migrate(db, str(path), target=1) == 1
     assert "triage_log" not in _tables(db)
     alert = make_alert()
-    db.execute(UPSERT_ALERT, alert_row(alert))
+    # The row as version 1 wrote it: every column of today's but the analyst ``version`` (4).
+    row = alert_row(alert)
+    db.execute(V1_INSERT_ALERT, (*row[:-2], row[-1]))
     db.close()
 
     with SqliteAlertStore(path) as store:
         assert store.get_alert(alert.id) == alert
-        store.update_triage(alert.id, status=TriageStatus.ACKNOWLEDGED, actor="ana")
+        changed = store.update_triage(
+            alert.id, status=TriageStatus.ACKNOWLEDGED, tags=["old"], actor="ana"
+        )
+        assert changed.version == 1
         assert len(store.triage_history(alert.id)) == 1
+        assert [a.id for a in store.query_alerts(AlertQuery(tags=["old"])).items] == [alert.id]
     assert user_version(raw_db(path)) == LATEST_VERSION
 
 
