@@ -7,14 +7,15 @@ it does no I/O of its own beyond opening the captures it is asked to read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import Field
 
 from cityshield.settings import Section
+from sensors.content import ContentSettings, ContentStage
 from sensors.decode import Decoder, DecodeSettings
-from sensors.events import SensorStats, WeirdSeen
+from sensors.events import ContentFacts, SensorStats, WeirdSeen
 from sensors.flows import FlowBatch, FlowSettings, FlowTable
 from sensors.sources import CaptureSettings, PacketBatch, open_capture
 
@@ -24,6 +25,7 @@ class SensorSettings(Section):
     capture: CaptureSettings = CaptureSettings()
     decode: DecodeSettings = DecodeSettings()
     flows: FlowSettings = FlowSettings()
+    content: ContentSettings = ContentSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class BatchResult:
     weird: list[WeirdSeen]
     #: Bytes of the capture stream read so far (after decompression), for progress reports.
     read_bytes: int = 0
+    content: ContentFacts = field(default_factory=ContentFacts)
 
 
 class SensorEngine:
@@ -44,6 +47,7 @@ class SensorEngine:
         self.settings = s = settings or SensorSettings()
         self.decoder = Decoder(s.decode)
         self.flows = FlowTable(s.flows, observer=s.name, seed=seed)
+        self.content = ContentStage(s.content)
         self._packets = 0
         self._bytes = 0
         self._decoded = 0
@@ -52,13 +56,14 @@ class SensorEngine:
     def process(self, batch: PacketBatch) -> BatchResult:
         decoded = self.decoder.decode(batch)
         ended = self.flows.update(decoded, batch)
+        facts = self.content.process(decoded, batch, self.flows)
+        facts.extend(self.content.end(ended))
         self._packets += len(batch)
         wire = int(batch.wirelen.sum())
         self._bytes += wire
         self._decoded += len(decoded)
-        return BatchResult(
-            batch.capture, len(batch), wire, ended, self.decoder.stats.take_new_samples()
-        )
+        weird = self.decoder.stats.take_new_samples()
+        return BatchResult(batch.capture, len(batch), wire, ended, weird, content=facts)
 
     def read(self, path: str | Path) -> Iterator[BatchResult]:
         """Results of every batch of a capture; raises ``CaptureError`` after what could be read."""
@@ -73,7 +78,10 @@ class SensorEngine:
 
     def finish(self) -> BatchResult:
         """End all flows (end of input)."""
-        return BatchResult("", 0, 0, self.flows.flush(), self.decoder.stats.take_new_samples())
+        ended = self.flows.flush()
+        facts = self.content.end(ended).extend(self.content.finish())
+        weird = self.decoder.stats.take_new_samples()
+        return BatchResult("", 0, 0, ended, weird, content=facts)
 
     @property
     def stats(self) -> SensorStats:

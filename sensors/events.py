@@ -256,3 +256,8 @@ class ContentFacts:
 
     def __len__(self) -> int:
         return sum(len(getattr(self, f)) for f in ContentFacts.__slots__)
+
+    def extend(self, other: ContentFacts) -> ContentFacts:
+        for f in ContentFacts.__slots__:
+            getattr(self, f).extend(getattr(other, f))
+        return self

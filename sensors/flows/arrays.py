@@ -35,6 +35,8 @@ FIELDS: dict[str, Field] = {
     "proto": Field(np.uint8, False, 0),
     "v6": Field(np.bool_, False, False),
     "orig_is_a": Field(np.bool_, False, True),
+    #: A number no other flow of this table gets: content inspection keys its streams by it.
+    "serial": Field(np.int64, False, 0),
     # life
     "start_ns": Field(np.int64, False, 0),
     "last_ns": Field(np.int64, False, 0),

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from cityshield.ids import ICMP4_COUNTERPART, ICMP6_COUNTERPART, community_id, record_id
 from sensors.decode import DecodedPackets
+from sensors.events import FlowRef
 from sensors.flows.arrays import FIELDS, NEVER, UNSET, FlowArrays
-from sensors.flows.ended import EndReason, FlowBatch
+from sensors.flows.ended import TRANSPORT_NAMES, EndReason, FlowBatch, ip_text
 from sensors.flows.key import CanonicalKeys, KeyHasher, canonical, key_bytes
 from sensors.flows.lifecycle import END_CLOSED, END_IDLE, TcpCarry, TcpPackets, tcp_segments
 from sensors.flows.settings import FlowSettings
@@ -35,6 +37,22 @@ B = npt.NDArray[np.bool_]
 U8A = npt.NDArray[np.uint8]
 
 _V4_BROADCAST = np.uint64(0x0000FFFFFFFFFFFF)  # ::ffff:255.255.255.255
+
+
+@dataclass(frozen=True, slots=True)
+class PacketFlows:
+    """For each decoded packet of the last update (in decoded order): the slot and serial of its
+    flow, and whether it came from endpoint ``a`` of the canonical key. Slots stay readable until
+    the next update, even for flows that ended in it."""
+
+    slot: I64
+    serial: I64
+    from_a: B
+
+    @staticmethod
+    def empty() -> PacketFlows:
+        z = np.zeros(0, dtype=np.int64)
+        return PacketFlows(z, z, np.zeros(0, dtype=bool))
 
 
 @dataclass(slots=True)
@@ -62,6 +80,8 @@ class FlowTable:
         self.captures: list[str] = []
         self._capture_ids: dict[str, int] = {}
         self.stats = FlowStats()
+        self._assignment = PacketFlows.empty()
+        self._next_serial = 1
         self._timeout = np.full(256, int(s.other_idle_timeout * 1e9), dtype=np.int64)
         self._timeout[6] = int(s.tcp_idle_timeout * 1e9)
         self._timeout[17] = int(s.udp_idle_timeout * 1e9)
@@ -87,10 +107,16 @@ class FlowTable:
     def __len__(self) -> int:
         return self.arrays.count
 
+    @property
+    def assignment(self) -> PacketFlows:
+        """Which flow (and direction) each packet of the last ``update`` joined."""
+        return self._assignment
+
     # -- public ---------------------------------------------------------------------------------
     def update(self, packets: DecodedPackets, batch: PacketBatch) -> FlowBatch:
         """Fold a decoded batch into the table; returns the flows that ended."""
         parts: list[FlowBatch] = []
+        self._assignment = PacketFlows.empty()
         if len(packets):
             self._ingest(packets, batch, parts)
         if len(batch):
@@ -207,6 +233,9 @@ class FlowTable:
             self.stats.created += int(new.sum())
             a = self.arrays.cols  # allocation may have grown the columns
         self._merge(s_slot, seg, pdir, ts, flags, ip_len, payload, seq, ack)
+        slot_of = np.empty(n, dtype=np.int64)
+        slot_of[order] = s_slot[seg]
+        self._assignment = PacketFlows(slot_of, a["serial"][slot_of], keys.src_is_a)
         last_pkt = send - 1
         # The latest time seen, not the last packet's: captures stitched together or reordered
         # on the way can go back in time, and a flow must not end before it started.
@@ -235,6 +264,36 @@ class FlowTable:
             key = gkeys[gi]
             index[key] = slot
             self.slot_key[slot] = key
+
+    def flow_ref(self, slot: int) -> FlowRef:
+        """What content facts of the flow in ``slot`` say about it (see ``FlowRef``)."""
+        a = self.arrays.cols
+        orig_a = bool(a["orig_is_a"][slot])
+        hi = (int(a["a_hi"][slot]), int(a["b_hi"][slot]))
+        lo = (int(a["a_lo"][slot]), int(a["b_lo"][slot]))
+        ports = (int(a["pa"][slot]), int(a["pb"][slot]))
+        o, r = (0, 1) if orig_a else (1, 0)
+        v6 = bool(a["v6"][slot])
+        proto = int(a["proto"][slot])
+        orig_ip, resp_ip = ip_text(hi[o], lo[o], v6), ip_text(hi[r], lo[r], v6)
+        one_way = False
+        if proto in (1, 58):
+            counterpart = ICMP6_COUNTERPART if proto == 58 else ICMP4_COUNTERPART
+            one_way = ports[o] not in counterpart
+        cid = community_id(orig_ip, resp_ip, proto, ports[o], ports[r], one_way=one_way)
+        start, vlan = int(a["start_ns"][slot]), int(a["vlan"][slot])
+        return FlowRef(
+            flow_id=record_id(self.observer, cid, start, vlan),
+            community_id=cid,
+            transport=TRANSPORT_NAMES.get(proto, str(proto)),
+            orig_ip=orig_ip,
+            orig_port=ports[o],
+            resp_ip=resp_ip,
+            resp_port=ports[r],
+            vlan=vlan,
+            start_ns=start,
+            capture=self.captures[int(a["capture"][slot])],
+        )
 
     def _tcp_keys(self, ks: CanonicalKeys, flags: U8A, gid: I64, gfirst: I64, gslot: I64) -> I64:
         """TCP keys whose packets may end or flip a connection: a SYN, FIN or RST among them, or a
@@ -414,6 +473,8 @@ class FlowTable:
         a["start_ns"][slots] = start
         a["first_frame"][slots] = frame
         a["capture"][slots] = self._capture_id(capture)
+        a["serial"][slots] = np.arange(self._next_serial, self._next_serial + len(slots))
+        self._next_serial += len(slots)
 
     def _merge(
         self, s_slot: I64, seg: I64, pdir: I64, ts: I64, flags: npt.NDArray[np.uint8],

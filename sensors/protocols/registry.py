@@ -1,0 +1,63 @@
+"""The built-in protocol parsers, and how a connection's protocol is recognised.
+
+Recognition looks at the first bytes first (like Zeek's dynamic protocol detection: HTTP on port
+8000 or TLS on port 5222 are still found) and falls back to well-known ports. Parsers are listed
+explicitly; third-party ones can be added by id.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sensors.events import Direction
+from sensors.protocols.base import DatagramParser, StreamParser
+from sensors.protocols.dns import DnsDatagramParser, DnsStreamParser
+from sensors.protocols.ssh import SshParser
+
+STREAM_PARSERS: dict[str, type[StreamParser]] = {"dns": DnsStreamParser, "ssh": SshParser}
+DATAGRAM_PARSERS: dict[str, type[DatagramParser]] = {"dns": DnsDatagramParser}
+
+
+def register_stream(parser: type[StreamParser]) -> None:
+    if parser.id in STREAM_PARSERS and STREAM_PARSERS[parser.id] is not parser:
+        raise ValueError(f"two stream parsers share the id {parser.id!r}")
+    STREAM_PARSERS[parser.id] = parser
+
+
+_HTTP_REQUEST = re.compile(
+    rb"(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PROPFIND|PROPPATCH|MKCOL|COPY|"
+    rb"MOVE|LOCK|UNLOCK|SEARCH|REPORT|QUERY) [\x21-\x7e]"
+)
+STREAM_PORTS = {
+    22: "ssh", 53: "dns", 80: "http", 81: "http", 591: "http", 3128: "http", 8000: "http",
+    8008: "http", 8080: "http", 8081: "http", 8888: "http",
+    443: "tls", 465: "tls", 563: "tls", 636: "tls", 853: "tls", 989: "tls", 990: "tls",
+    992: "tls", 993: "tls", 994: "tls", 995: "tls", 5061: "tls", 8443: "tls",
+}  # fmt: skip
+DATAGRAM_PORTS = {53: "dns", 5353: "dns", 5355: "dns"}
+
+
+def sniff(direction: Direction, head: bytes) -> str | None:
+    """The protocol the first bytes of a direction look like, if any."""
+    if head.startswith(b"SSH-"):
+        return "ssh"
+    if len(head) >= 3 and head[0] == 0x16 and head[1] == 0x03 and head[2] <= 0x04:
+        return "tls"  # a TLS handshake record (SSL 3.0 to TLS 1.3 record versions)
+    if direction == "orig" and _HTTP_REQUEST.match(head[:24]):
+        return "http"
+    if direction == "resp" and head.startswith(b"HTTP/1."):
+        return "http"
+    return None
+
+
+def stream_protocol(
+    direction: Direction, head: bytes, orig_port: int, resp_port: int
+) -> str | None:
+    """The parser id for a connection whose first payload is ``head`` (None: no parser)."""
+    found = sniff(direction, head) or STREAM_PORTS.get(resp_port)
+    return found if found in STREAM_PARSERS else None
+
+
+def datagram_protocol(orig_port: int, resp_port: int) -> str | None:
+    found = DATAGRAM_PORTS.get(resp_port) or DATAGRAM_PORTS.get(orig_port)
+    return found if found in DATAGRAM_PARSERS else None
