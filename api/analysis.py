@@ -21,6 +21,7 @@ from cityshield.errors import CaptureError
 from detectors.pipeline import DetectionPipeline
 from sensors.engine import BatchResult, SensorEngine
 from sensors.flows.ecs import flow_documents
+from sensors.protocols.ecs import content_documents
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class AnalysisSummary:
     bytes: int = 0
     decoded: int = 0
     flows: int = 0
+    records: dict[str, int] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     weird: dict[str, int] = field(default_factory=dict)
     other: dict[str, int] = field(default_factory=dict)
@@ -81,6 +83,7 @@ class AnalysisSummary:
             "bytes": self.bytes,
             "decoded_packets": self.decoded,
             "flows": self.flows,
+            "records": self.records,
             "flows_evicted": self.flows_evicted,
             "fragments_reassembled": self.fragments_reassembled,
             "alerts": len(self.alerts),
@@ -120,6 +123,7 @@ class Analysis:
         self.on_progress = on_progress
         self._alerts: dict[str, Alert] = {}
         self._flows = 0
+        self._records: Counter[str] = Counter()
 
     def run(self, captures: Sequence[str | Path]) -> AnalysisSummary:
         names = [str(c) for c in captures]
@@ -160,6 +164,16 @@ class Analysis:
         if self.eve and result.weird:
             self.eve.write_weird(result.weird, self.engine.settings.name)
         self._store_alerts(self.pipeline.on_flow_ended(flows))
+        content = result.content
+        if len(content):
+            if self.store_flows or self.eve:
+                for kind, docs in content_documents(content, self.engine.settings.name).items():
+                    self._records[kind] += len(docs)
+                    if self.store_flows and self.store is not None:
+                        self.store.add_records(kind, docs)  # type: ignore[arg-type]
+                    if self.eve:
+                        self.eve.write_docs(docs)
+            self._store_alerts(self.pipeline.on_content(content))
 
     def _store_alerts(self, alerts: list[Alert]) -> None:
         if not alerts:
@@ -173,6 +187,7 @@ class Analysis:
         stats = self.engine.stats
         summary.packets, summary.bytes, summary.decoded = stats.packets, stats.bytes, stats.decoded
         summary.flows = self._flows
+        summary.records = dict(self._records)
         summary.flows_evicted = stats.flows_evicted
         summary.fragments_reassembled = stats.fragments_reassembled
         summary.weird = dict(stats.weird.most_common())

@@ -69,6 +69,9 @@ def print_summary(console: Console, s: AnalysisSummary, *, eve: Path | None) -> 
             else ""
         )
     )
+    if s.records:
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(s.records.items()))
+        console.print(f"Protocol records: {kinds}")
     by_sev = s.alerts_by_severity()
     sev_text = ", ".join(
         f"[{SEVERITY_STYLE[sev]}]{by_sev[sev.value]} {sev.value}[/]"
