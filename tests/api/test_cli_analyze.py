@@ -96,9 +96,12 @@ def test_eve_output_has_flows_and_alerts(run: Run, capture: Path, tmp_path: Path
     result = run("analyze", str(capture), "--no-store", "--eve", "eve.json", "--json")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(x) for x in (tmp_path / "eve.json").read_text().splitlines()]
-    kinds = [d["event"]["kind"] for d in lines]
-    assert kinds.count("event") == 65
-    assert kinds.count("alert") == 2
+    datasets = [d["event"].get("dataset") for d in lines]
+    assert datasets.count("cityshield.flow") == 65
+    assert datasets.count("cityshield.ssh") == 20  # one record of banners per SSH session
+    assert [d["event"]["kind"] for d in lines].count("alert") == 2
+    ssh = next(d for d in lines if d["event"].get("dataset") == "cityshield.ssh")
+    assert ssh["cityshield"]["ssh"]["server"] == "SSH-2.0-OpenSSH_9.6"
     assert not (tmp_path / "cityshield.db").exists()
 
 
