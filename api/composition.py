@@ -21,7 +21,8 @@ HEURISTICS_FILE = "heuristics.toml"
 
 def build_store(settings: Settings, clock: Clock | None = None) -> AlertStore:
     s = settings.store
-    return open_store(s.kind, clock=clock or SystemClock(), **s.sqlite.model_dump())
+    section = s.elasticsearch if s.kind == "elasticsearch" else s.sqlite
+    return open_store(s.kind, clock=clock or SystemClock(), **section.model_dump())
 
 
 def detector_configs(settings: Settings) -> tuple[dict[str, Any], str]:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from alerts.aggregation import AggregationSettings
+from alerts.stores.elasticsearch_settings import ElasticsearchStoreSettings
 from alerts.stores.sqlite import SqliteStoreSettings
 from cityshield.settings import RootSettings, Section, load_settings
 from sensors.engine import SensorSettings
@@ -23,8 +24,9 @@ DEFAULT_RULES_DIR = REPO_ROOT / "rules"
 
 
 class StoreSettings(Section):
-    kind: Literal["sqlite"] = "sqlite"
+    kind: Literal["sqlite", "elasticsearch"] = "sqlite"
     sqlite: SqliteStoreSettings = SqliteStoreSettings()
+    elasticsearch: ElasticsearchStoreSettings = ElasticsearchStoreSettings()
 
 
 class DetectorSettings(Section):

@@ -4,6 +4,7 @@
   and :class:`AlertPage` (keyset pagination).
 * :class:`AlertBucket` (``aggregate_alerts``), protocol record kinds (``add_records``).
 * :class:`SqliteAlertStore`: the default, one SQLite file with versioned migrations.
+* :class:`ElasticsearchAlertStore`: ECS indices in Elasticsearch, bulk ingest with a disk spool.
 * :func:`open_store`: build a store by registry id (``"sqlite"``) from options.
 """
 
@@ -17,6 +18,8 @@ from alerts.stores.base import (
     flow_cursor,
 )
 from alerts.stores.buckets import AggregateBy, AlertBucket
+from alerts.stores.elasticsearch import ElasticsearchAlertStore
+from alerts.stores.elasticsearch_settings import ElasticsearchStoreSettings
 from alerts.stores.records import RECORD_KINDS, RecordKind
 from alerts.stores.registry import BUILTIN_STORES, open_store, store_classes
 from alerts.stores.sqlite import SqliteAlertStore, SqliteStoreSettings
@@ -29,6 +32,8 @@ __all__ = [
     "AlertPage",
     "AlertQuery",
     "AlertStore",
+    "ElasticsearchAlertStore",
+    "ElasticsearchStoreSettings",
     "FlowQuery",
     "RecordKind",
     "RecordQuery",

@@ -12,11 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from alerts.stores.base import AlertStore
+from alerts.stores.elasticsearch import ElasticsearchAlertStore
 from alerts.stores.sqlite import SqliteAlertStore
 from cityshield.clock import Clock, SystemClock
 from cityshield.errors import ConfigError
 
-BUILTIN_STORES: tuple[type[AlertStore], ...] = (SqliteAlertStore,)
+BUILTIN_STORES: tuple[type[AlertStore], ...] = (SqliteAlertStore, ElasticsearchAlertStore)
 
 
 def store_classes(extra: Iterable[type[AlertStore]] = ()) -> dict[str, type[AlertStore]]:

@@ -21,7 +21,8 @@ def test_open_store_builds_the_sqlite_store(tmp_path: Path, clock: FixedClock) -
 
 
 def test_an_unknown_store_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown alert store 'mongo'; known stores: sqlite"):
+    known = "known stores: elasticsearch, sqlite"
+    with pytest.raises(ConfigError, match=f"unknown alert store 'mongo'; {known}"):
         open_store("mongo")
 
 
@@ -38,7 +39,7 @@ def test_a_duplicate_id_is_an_error() -> None:
         def from_settings(cls, settings: Section, clock: Clock) -> Self:  # pragma: no cover
             raise AssertionError
 
-    assert [cls.id for cls in BUILTIN_STORES] == ["sqlite"]
+    assert [cls.id for cls in BUILTIN_STORES] == ["sqlite", "elasticsearch"]
     with pytest.raises(ConfigError, match="share the id 'sqlite'"):
         store_classes([OtherSqliteStore])
 
