@@ -34,7 +34,8 @@ STREAM_PORTS = {
     443: "tls", 465: "tls", 563: "tls", 636: "tls", 853: "tls", 989: "tls", 990: "tls",
     992: "tls", 993: "tls", 994: "tls", 995: "tls", 5061: "tls", 8443: "tls",
 }  # fmt: skip
-DATAGRAM_PORTS = {53: "dns", 5353: "dns", 5355: "dns"}
+#: NetBIOS name service (137) speaks DNS's message format (RFC 1002 section 4.2).
+DATAGRAM_PORTS = {53: "dns", 137: "dns", 5353: "dns", 5355: "dns"}
 
 
 def sniff(direction: Direction, head: bytes) -> str | None:
