@@ -23,7 +23,8 @@ NBNS_PORT = 137
 
 def netbios_name(name: str) -> str:
     """NetBIOS name service encodes each byte of a 16-byte name as two letters (RFC 1001
-    section 14.1); decoded like Zeek does: the 16th byte (the service suffix) and padding dropped."""
+    section 14.1); decoded like Zeek does it: the 16th byte (the service suffix) and padding
+    dropped."""
     label, _, rest = name.partition(".")
     if len(label) != 32 or not all("A" <= c <= "P" for c in label.upper()):
         return name
