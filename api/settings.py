@@ -15,6 +15,7 @@ from pydantic import Field
 from alerts.aggregation import AggregationSettings
 from alerts.stores.elasticsearch_settings import ElasticsearchStoreSettings
 from alerts.stores.sqlite import SqliteStoreSettings
+from api.app.config import ApiSettings
 from cityshield.settings import RootSettings, Section, load_settings
 from sensors.engine import SensorSettings
 
@@ -41,6 +42,7 @@ class Settings(RootSettings):
     store: StoreSettings = StoreSettings()
     detectors: DetectorSettings = DetectorSettings()
     aggregation: AggregationSettings = AggregationSettings()
+    api: ApiSettings = ApiSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

@@ -14,6 +14,8 @@ from api.cli import alerts as alerts_cmd
 from api.cli import analyze as analyze_cmd
 from api.cli import demo as demo_cmd
 from api.cli import flows as flows_cmd
+from api.cli import serve as serve_cmd
+from api.cli import users as users_cmd
 
 app = typer.Typer(
     name="cityshield",
@@ -26,6 +28,8 @@ app.command("analyze")(analyze_cmd.analyze)
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(flows_cmd.app, name="flows")
 app.add_typer(demo_cmd.app, name="demo")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(users_cmd.app, name="users")
 
 
 def main() -> None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from scapy.packet import Packet
 from scapy.utils import wrpcap
 
+from alerts.stores import SqliteAlertStore
+from api.app.factory import create_app
+from cityshield.clock import FixedClock
+from tests.api.httpkit import NOW, Credentials, api_settings, credentials
 from tests.unit.detectors.conftest import T0, session, syn_probe
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -57,3 +63,34 @@ def run(tmp_path: Path) -> Run:
         )
 
     return cityshield
+
+
+# ------------------------------------------------------------------ the HTTP API (test_http_*)
+
+
+@pytest.fixture
+def api_clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def api_store(tmp_path: Path, api_clock: FixedClock) -> Iterator[SqliteAlertStore]:
+    with SqliteAlertStore(tmp_path / "alerts.db", api_clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def api_app(tmp_path: Path, api_store: SqliteAlertStore, api_clock: FixedClock) -> FastAPI:
+    return create_app(api_settings(tmp_path), api_store, clock=api_clock)
+
+
+@pytest.fixture
+def client(api_app: FastAPI) -> Iterator[TestClient]:
+    """The app through its ASGI interface (lifespan included: the ingest writer runs)."""
+    with TestClient(api_app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def creds(api_app: FastAPI) -> Credentials:
+    return credentials(api_app.state.services)
