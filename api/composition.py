@@ -9,6 +9,7 @@ from typing import Any
 from alerts.stores.base import AlertStore
 from alerts.stores.registry import open_store
 from api.settings import DEFAULT_RULES_DIR, Settings
+from api.yara_rules import attach_rules
 from cityshield.clock import Clock, SystemClock
 from cityshield.errors import ConfigError
 from detectors import registry
@@ -46,13 +47,30 @@ def detector_configs(settings: Settings) -> tuple[dict[str, Any], str]:
 
 def build_detectors(settings: Settings) -> list[Detector[Any]]:
     configs, where = detector_configs(settings)
+    yara = settings.detectors.yara.model_dump(exclude_unset=True)
+    configs["yara"] = {**configs.get("yara", {}), **yara}  # the settings file wins
     for detector_id in settings.detectors.disabled:
         configs.setdefault(detector_id, {})["enabled"] = False
-    return registry.build(configs, observer=settings.sensor.name, where=where)
+    model = settings.models.default
+    anomaly = dict(configs.get("anomaly", {}))
+    if model is not None and anomaly.get("enabled", True):
+        configs["anomaly"] = {**anomaly, "enabled": False}  # built below, with its model
+    detectors = registry.build(configs, observer=settings.sensor.name, where=where)
+    if model is not None and anomaly.get("enabled", True):
+        from api.models.store import anomaly_detector  # scikit-learn: only when a model is used
+
+        detectors.append(
+            anomaly_detector(
+                settings.models.folder, model, anomaly, observer=settings.sensor.name
+            )
+        )
+    return detectors
 
 
 def build_pipeline(settings: Settings) -> DetectionPipeline:
-    return DetectionPipeline(build_detectors(settings), settings.aggregation)
+    detectors = build_detectors(settings)
+    attach_rules(detectors, rules_path(settings))  # YARA rule packs: compiled, then reloading
+    return DetectionPipeline(detectors, settings.aggregation)
 
 
 def build_engine(settings: Settings) -> SensorEngine:

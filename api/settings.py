@@ -17,6 +17,7 @@ from alerts.stores.elasticsearch_settings import ElasticsearchStoreSettings
 from alerts.stores.sqlite import SqliteStoreSettings
 from api.app.config import ApiSettings
 from cityshield.settings import RootSettings, Section, load_settings
+from detectors.yara.config import YaraConfig
 from sensors.engine import SensorSettings
 
 #: Where the repository's content folders are (an editable install or a source checkout).
@@ -35,6 +36,16 @@ class DetectorSettings(Section):
     rules_dir: Path | None = None
     #: Detector ids to leave out, whatever the rules say.
     disabled: list[str] = Field(default_factory=list)
+    #: The YARA detector: engine, rule folders (default: <rules_dir>/yara), budgets.
+    yara: YaraConfig = YaraConfig()
+
+
+class ModelSettings(Section):
+    """Anomaly models (``cityshield train``): where they are kept, and the one ``analyze`` uses
+    when no ``--model`` is given (None: no anomaly detection)."""
+
+    folder: Path = Path("models")
+    default: str | None = None
 
 
 class Settings(RootSettings):
@@ -43,6 +54,7 @@ class Settings(RootSettings):
     detectors: DetectorSettings = DetectorSettings()
     aggregation: AggregationSettings = AggregationSettings()
     api: ApiSettings = ApiSettings()
+    models: ModelSettings = ModelSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

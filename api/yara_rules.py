@@ -14,8 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cityshield.errors import ConfigError
+from detectors.base import Detector
+from detectors.yara.config import YaraConfig
+from detectors.yara.detector import YaraDetector
 from detectors.yara.engine import CompiledRules, YaraEngine, engine_named
 from detectors.yara.match import RuleProblem, RuleSource
 from detectors.yara.validator import VALIDATORS
@@ -225,3 +229,30 @@ class RulePack:
                     self.reload()
         fresh, self._pending = self._pending, None
         return fresh
+
+
+def rule_dirs(config: YaraConfig, rules_dir: Path) -> list[Path]:
+    """The configured folders, or ``<rules_dir>/yara`` when there is one."""
+    if config.rule_dirs:
+        return list(config.rule_dirs)
+    default = rules_dir / "yara"
+    return [default] if default.is_dir() else []
+
+
+def attach_rules(detectors: Sequence[Detector[Any]], rules_dir: Path) -> list[RulePack]:
+    """Compile the rule packs of every YARA detector and keep them reloading."""
+    packs: list[RulePack] = []
+    for d in detectors:
+        if not isinstance(d, YaraDetector):
+            continue
+        dirs = rule_dirs(d.config, rules_dir)
+        if not dirs:
+            log.info("no YARA rule folder (%s/yara): the YARA detector has no rules", rules_dir)
+            continue
+        pack = RulePack.open(dirs, d.config.engine, d.config.reload_interval_seconds)
+        if pack.current is not None and pack.current.rules is not None:
+            d.use_rules(pack.current.rules)
+            d.rule_files_failed = len(pack.current.failed)
+        d.rules_provider = pack.poll
+        packs.append(pack)
+    return packs

@@ -13,11 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from cityshield.errors import ConfigError
+from detectors.anomaly.detector import AnomalyDetector
 from detectors.base import Detector
 from detectors.heuristics.brute_force import BruteForceDetector
 from detectors.heuristics.port_scan import PortScanDetector
+from detectors.yara.detector import YaraDetector
 
-BUILTIN: tuple[type[Detector[Any]], ...] = (PortScanDetector, BruteForceDetector)
+BUILTIN: tuple[type[Detector[Any]], ...] = (
+    PortScanDetector,
+    BruteForceDetector,
+    AnomalyDetector,
+    YaraDetector,
+)
 ENTRY_POINT_GROUP = "cityshield.detectors"
 
 

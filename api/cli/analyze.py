@@ -54,6 +54,10 @@ def analyze(
     sensor: Annotated[
         str | None, typer.Option("--sensor", help="Observer name on records.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Score flows with this anomaly model (cityshield train)."),
+    ] = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -73,6 +77,10 @@ def analyze(
             fail(f"{path}: {problem}", EXIT_CAPTURE)
     with user_errors(), ExitStack() as stack:
         settings = load(config, store)
+        if model:
+            settings = settings.model_copy(
+                update={"models": settings.models.model_copy(update={"default": model})}
+            )
         if sensor:
             settings = settings.model_copy(
                 update={"sensor": settings.sensor.model_copy(update={"name": sensor})}

@@ -31,6 +31,8 @@ class YaraDetector(Detector[YaraConfig]):
         self._skip = frozenset(config.skip_protocols)
         #: Asked before each batch for a new rule set (the composition root's reloader).
         self.rules_provider: Callable[[], CompiledRules | None] | None = None
+        #: Rule files that did not compile when the rules were loaded (reported by the loader).
+        self.rule_files_failed = 0
         self._retired: dict[str, int] = {}
         self._budget = {
             "stream_bytes_skipped": 0,
@@ -133,4 +135,9 @@ class YaraDetector(Detector[YaraConfig]):
         keys = {*self._retired, *current}
         merged = {k: self._retired.get(k, 0) + current.get(k, 0) for k in keys}
         rules = self._scanner.rules.rule_count if self._scanner else 0
-        return {**dict(sorted(merged.items())), **self._budget, "rules": rules}
+        return {
+            **dict(sorted(merged.items())),
+            **self._budget,
+            "rules": rules,
+            "rule_files_failed": self.rule_files_failed,
+        }

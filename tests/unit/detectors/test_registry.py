@@ -6,21 +6,25 @@ import pytest
 
 from cityshield.errors import ConfigError
 from detectors import registry
+from detectors.anomaly.detector import AnomalyDetector
 from detectors.base import Detector, DetectorConfig
 from detectors.heuristics.brute_force import BruteForceDetector
 from detectors.heuristics.port_scan import PortScanDetector
+from detectors.yara.detector import YaraDetector
 
 
 def test_builtins_are_listed_by_id() -> None:
     assert registry.available(plugins=False) == {
         "port_scan": PortScanDetector,
         "brute_force": BruteForceDetector,
+        "anomaly": AnomalyDetector,
+        "yara": YaraDetector,
     }
 
 
 def test_build_uses_defaults_and_skips_disabled() -> None:
     built = registry.build({"brute_force": {"enabled": False}}, observer="t", plugins=False)
-    assert [d.id for d in built] == ["port_scan"]
+    assert [d.id for d in built] == ["port_scan", "yara"]
     assert built[0].observer == "t"
 
 
