@@ -233,6 +233,11 @@ class ContentStage:
             stream = Stream(s.depth, s.max_pending, s.max_pending_segments)
             direction: Direction = "orig" if (i == 0) == conn.a_is_orig else "resp"
             side = conn.sides[i] = _Side(stream, direction, first_frame=frame)
+            # The flow table saw this side's SYN even if it came before any payload (connections
+            # get content state only once they carry data): start the stream there.
+            isn = table.start_seq(slot, direction == "orig")
+            if isn is not None:
+                stream.syn(isn)
         stream = side.stream
         if fl & SYN:
             stream.syn(seq)
@@ -333,8 +338,8 @@ class ContentStage:
         conn.parser = None
 
     def _emit(self, conn: _Conn, i: int, side: _Side, facts: ContentFacts, *, final: bool) -> None:
-        if not side.chunk and not final:
-            return
+        if not side.chunk and (not final or side.chunk_offset == 0):
+            return  # nothing new (a side that never carried data has no chunks at all)
         overlap = min(len(side.tail), self.settings.streams.chunk_overlap)
         data = (
             side.tail[len(side.tail) - overlap :] + bytes(side.chunk)

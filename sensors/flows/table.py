@@ -265,6 +265,12 @@ class FlowTable:
             index[key] = slot
             self.slot_key[slot] = key
 
+    def start_seq(self, slot: int, orig: bool) -> int | None:
+        """The initial sequence number of the originator's (or responder's) side, if known: its
+        SYN's, else one before its first segment's (Zeek's ``init_endpoint``)."""
+        value = int(self._start_seq[slot, 0 if orig else 1])
+        return value if value >= 0 else None
+
     def flow_ref(self, slot: int) -> FlowRef:
         """What content facts of the flow in ``slot`` say about it (see ``FlowRef``)."""
         a = self.arrays.cols

@@ -13,7 +13,7 @@ out-of-order segments are a known way to make an IDS burn CPU.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_right, insort
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -128,31 +128,33 @@ class Stream:
                 return
 
     def _hold(self, rel: int, data: bytes, out: list[Delivery]) -> None:
-        """Keep an out-of-order segment, minus what earlier pending segments already cover."""
+        """Keep the bytes of an out-of-order segment that no waiting segment holds yet (first
+        arrival wins); compare the ones that overlap."""
         end = rel + len(data)
-        i = bisect_right(self.offsets, rel) - 1
-        if i >= 0:  # a segment starting before ours may cover our beginning
+        pieces: list[tuple[int, bytes]] = []
+        cur = rel
+        i = max(bisect_right(self.offsets, rel) - 1, 0)
+        while i < len(self.offsets) and self.offsets[i] < end:
             off = self.offsets[i]
             kept = self.pending[off]
-            if off + len(kept) > rel:
-                overlap = min(off + len(kept), end) - rel
-                if kept[rel - off : rel - off + overlap] != data[:overlap]:
+            k_end = off + len(kept)
+            if k_end > cur:
+                lo, hi = max(off, cur), min(k_end, end)
+                if off > cur:
+                    pieces.append((cur, data[cur - rel : off - rel]))
+                if kept[lo - off : hi - off] != data[lo - rel : hi - rel]:
                     self.conflicts += 1
-                data, rel = data[overlap:], rel + overlap
-        # Segments starting inside ours cut it short (first arrival wins).
-        j = bisect_left(self.offsets, rel)
-        if j < len(self.offsets) and self.offsets[j] < end:
-            off = self.offsets[j]
-            kept = self.pending[off]
-            hi = min(off + len(kept), end)
-            if kept[: hi - off] != data[off - rel : hi - rel]:
-                self.conflicts += 1
-            data = data[: off - rel]
-        if not data:
+                cur = max(cur, hi)
+            i += 1
+        if cur < end:
+            pieces.append((cur, data[cur - rel :]))
+        if not pieces:
+            self.retransmitted += 1
             return
-        insort(self.offsets, rel)
-        self.pending[rel] = data
-        self.pending_bytes += len(data)
+        for start, piece in pieces:
+            insort(self.offsets, start)
+            self.pending[start] = piece
+            self.pending_bytes += len(piece)
         if self.pending_bytes > self.max_pending or len(self.offsets) > self.max_pending_segments:
             # The hole is not filling: give it up and go on from the first waiting segment.
             self._skip_hole()
