@@ -66,21 +66,32 @@ def alert(
     )
 
 
-def flow(flow_id: str, *, src: str = "203.0.113.7", dst: str = "198.51.100.10",
-         at: datetime = T0, observer: str = SENSOR_NAME) -> dict[str, Any]:  # fmt: skip
+def flow(
+    flow_id: str,
+    *,
+    src: str = "203.0.113.7",
+    dst: str = "198.51.100.10",
+    at: datetime = T0,
+    observer: str = SENSOR_NAME,
+) -> dict[str, Any]:
     def iso(t: datetime) -> str:
         return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     return {
         "@timestamp": iso(at),
-        "event": {"id": flow_id, "kind": "event", "category": ["network"],
-                  "start": iso(at), "end": iso(at + timedelta(seconds=2))},
+        "event": {
+            "id": flow_id,
+            "kind": "event",
+            "category": ["network"],
+            "start": iso(at),
+            "end": iso(at + timedelta(seconds=2)),
+        },
         "network": {"transport": "tcp", "community_id": f"1:{flow_id}="},
         "source": {"ip": src, "port": 41000},
         "destination": {"ip": dst, "port": 22},
         "observer": {"name": observer},
         "cityshield": {"flow": {"conn_state": "SF"}},
-    }  # fmt: skip
+    }
 
 
 @dataclass

@@ -34,8 +34,11 @@ def test_login_gives_a_session_token_that_works(client: TestClient, creds: Crede
     me = client.get(ME, headers=bearer(issued["token"]))
     assert me.status_code == 200
     assert me.json() == {
-        "name": "analyst", "role": "analyst", "token_id": issued["id"], "sensor_id": None,
-    }  # fmt: skip
+        "name": "analyst",
+        "role": "analyst",
+        "token_id": issued["id"],
+        "sensor_id": None,
+    }
 
 
 def test_user_names_are_case_insensitive_at_login(client: TestClient, creds: Credentials) -> None:
@@ -169,9 +172,10 @@ def test_admins_add_users_and_every_change_is_audited(
     )
     assert again.status_code == 409
     short = client.post(
-        "/api/v1/users", json={"username": "eve", "role": "analyst", "password": "short"},
+        "/api/v1/users",
+        json={"username": "eve", "role": "analyst", "password": "short"},
         headers=creds.headers("admin"),
-    )  # fmt: skip
+    )
     assert short.status_code == 422
     audit = client.get(
         "/api/v1/audit", params={"object_type": "user"}, headers=creds.headers("auditor")

@@ -69,7 +69,9 @@ def _classify(path: tuple[str, ...], text: str) -> tuple[ObservableKind, str] | 
             return "ip", str(ipaddress.ip_address(text))
         except ValueError:
             return None
-    if key in _DOMAIN_KEYS and _DOMAIN.match(text):
+    # ECS ``dns.question.name`` is a domain; other ``name`` keys are not.
+    named = key == "name" and len(path) > 1 and path[-2] == "question"
+    if (key in _DOMAIN_KEYS or named) and _DOMAIN.match(text):
         return "domain", text
     plain = text.replace(":", "")
     if key in _HASH_KEYS and _HEX.match(plain):

@@ -2,20 +2,23 @@
 
 ```json
 {"batch_id": "dmz-tap-1/000042", "sent_at": "2026-11-22T08:00:00Z",
- "flows": [<ECS flow document>, ...], "alerts": [<ECS alert document>, ...]}
+ "flows": [<ECS flow document>, ...], "alerts": [<ECS alert document>, ...],
+ "records": {"dns": [<ECS DNS record>, ...], "tls": [...], ...}}
 ```
 
 * ``batch_id``: chosen by the sensor, unique per sensor (its spool's sequence number). Sending the
   same batch again (a retry after a timeout) stores nothing twice and answers ``duplicate: true``;
   the same id with different content is a 409.
 * ``flows``: ECS flow documents as ``sensors.flows.ecs.flow_documents`` makes them.
+* ``records``: protocol records by kind (``dns``, ``http``, ``tls``, ``file``, ``x509``, ``ssh``),
+  as ``sensors`` makes them; a record with a stored ``event.id`` replaces it.
 * ``alerts``: ECS alert documents as ``Alert.to_ecs`` makes them. Their triage is ignored (triage
   is the analysts'); suppressions apply as to alerts detected here.
 * Every record's ``observer.name`` must be the sending sensor's enrolled name.
 * The body may be gzip-compressed (``Content-Encoding: gzip``). Limits: ``api.max_ingest_bytes``
   on the wire, ``api.max_ingest_decompressed_bytes`` after decompression, ``api.max_batch_items``
-  flows plus alerts. When the service is busy it answers 429 with ``Retry-After``: keep the batch
-  in the spool and send it again.
+  flows, records and alerts together. When the service is busy it answers 429 with
+  ``Retry-After``: keep the batch in the spool and send it again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from alerts.stores.records import RecordKind
 
 BATCH_SCHEMA_VERSION = 1
 #: A hard cap whatever the settings say: pydantic must not even start on a million items.
@@ -67,6 +72,10 @@ class IngestBatch(BaseModel):
     sent_at: datetime | None = None
     flows: list[dict[str, Any]] = Field(default_factory=list, max_length=HARD_MAX_ITEMS)
     alerts: list[dict[str, Any]] = Field(default_factory=list, max_length=HARD_MAX_ITEMS)
+    records: dict[RecordKind, list[dict[str, Any]]] = Field(default_factory=dict)
+
+    def items(self) -> int:
+        return len(self.flows) + len(self.alerts) + sum(len(r) for r in self.records.values())
 
 
 class IngestResult(BaseModel):
@@ -74,6 +83,7 @@ class IngestResult(BaseModel):
     #: The batch was stored before (a retry): nothing was stored again.
     duplicate: bool
     flows: int
+    records: int = 0
     alerts: int
     #: Alerts held back by suppressions or thresholds.
     alerts_suppressed: int

@@ -68,7 +68,7 @@ def decode_body(
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
         )
         raise InvalidRequest(f"not an ingest batch: {problems}") from None
-    items = len(batch.flows) + len(batch.alerts)
+    items = batch.items()
     if items > settings.max_batch_items:
         raise TooLarge(f"{items} items in one batch; the limit is {settings.max_batch_items}")
     return batch, hashlib.sha256(body).hexdigest()
@@ -107,6 +107,9 @@ def check_records(job: IngestJob) -> tuple[list[dict[str, Any]], list[Alert]]:
         if not isinstance(flow_id, str) or not flow_id:
             raise InvalidRequest(f"{where}: event.id must be a non-empty string")
         flows.append(doc)
+    for kind, docs in job.batch.records.items():
+        for i, doc in enumerate(docs):
+            _own(doc, job.sensor_name, f"records.{kind}[{i}]")
     alerts = []
     for i, doc in enumerate(job.batch.alerts):
         where = f"alerts[{i}]"
@@ -165,12 +168,16 @@ class IngestService:
         # batch again, and storing it again is harmless (flows replace, alerts upsert by id).
         if flows:
             self._store.add_flows(flows)
+        for kind, docs in job.batch.records.items():
+            if docs:
+                self._store.add_records(kind, docs)
         if kept:
             self._store.upsert_alerts(kept)
         result = IngestResult(
             batch_id=batch_id,
             duplicate=False,
             flows=len(flows),
+            records=sum(len(docs) for docs in job.batch.records.values()),
             alerts=len(kept),
             alerts_suppressed=len(alerts) - len(kept),
         )
@@ -183,6 +190,7 @@ class IngestService:
             )  # fmt: skip
         self._metrics.ingest_batches.labels("stored").inc()
         self._metrics.ingest_items.labels("flows").inc(len(flows))
+        self._metrics.ingest_items.labels("records").inc(result.records)
         self._metrics.ingest_items.labels("alerts").inc(len(kept))
         return result
 
