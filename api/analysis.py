@@ -163,7 +163,8 @@ class Analysis:
                     self.eve.write_docs(docs)
         if self.eve and result.weird:
             self.eve.write_weird(result.weird, self.engine.settings.name)
-        self._store_alerts(self.pipeline.on_flow_ended(flows))
+        # Content first: a detector that joins facts to their flows (SSH banners to sessions)
+        # learns them before the flow ends, even when both happen in one batch.
         content = result.content
         if len(content):
             if self.store_flows or self.eve:
@@ -174,6 +175,7 @@ class Analysis:
                     if self.eve:
                         self.eve.write_docs(docs)
             self._store_alerts(self.pipeline.on_content(content))
+        self._store_alerts(self.pipeline.on_flow_ended(flows))
 
     def _store_alerts(self, alerts: list[Alert]) -> None:
         if not alerts:

@@ -9,7 +9,8 @@ Suricata's threshold rules look for. Services, ports and thresholds are configur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from alerts.model import Alert, Endpoint, RuleRef, Severity
 from detectors.base import Detector, DetectorConfig
 from detectors.heuristics.common import Allowlist, BoundedState, Tally, check_cidrs, ns_time
+from sensors.events import SshSeen
 from sensors.flows import FlowBatch
 
 
@@ -81,6 +83,8 @@ class _Key:
     window_start: int = 0
     tally: Tally = field(default_factory=Tally)
     hosts: set[str] = field(default_factory=set)
+    #: What the client said it was (SSH banners): guessing tools give themselves away.
+    software: Counter[str] = field(default_factory=Counter)
 
 
 #: ATT&CK: Brute Force: Password Guessing / Password Spraying.
@@ -104,6 +108,16 @@ class BruteForceDetector(Detector[BruteForceConfig]):
         self._keys: BoundedState[tuple[str, str, int], _Key] = BoundedState(config.max_keys, _Key)
         self._sprays: BoundedState[tuple[str, str], _Key] = BoundedState(config.max_keys, _Key)
         self._ignore = Allowlist(config.ignore_sources)
+        #: Client banners of SSH connections seen, by flow id, until their flows end (bounded).
+        self._banners: OrderedDict[str, str] = OrderedDict()
+
+    def on_ssh_seen(self, records: Sequence[SshSeen]) -> list[Alert]:
+        for r in records:
+            if r.client_banner:
+                self._banners[r.flow.flow_id] = r.client_banner
+                if len(self._banners) > self.config.max_keys:
+                    self._banners.popitem(last=False)
+        return []
 
     def stats(self) -> dict[str, int]:
         return {
@@ -135,6 +149,9 @@ class BruteForceDetector(Detector[BruteForceConfig]):
             if start - key.window_start > window:
                 key.window_start, key.tally = start, Tally()
             key.tally.add(start, end, fid, cid, frame, capture)
+            banner = self._banners.pop(fid, None)
+            if banner is not None and (banner in key.software or len(key.software) < 10):
+                key.software[banner] += 1
             touched[(src, dst, port)] = key
             if self.config.spray_min_hosts and svc.spray:
                 spray = self._sprays.get((src, service))
@@ -175,7 +192,9 @@ class BruteForceDetector(Detector[BruteForceConfig]):
                     f"within {int(svc.window_seconds)} s",
                     destination=Endpoint(ip=dst, port=port),
                     fields=["source.ip", "destination.ip", "destination.port"],
-                    data={"sessions": tally.count, "service": service},
+                    data={"sessions": tally.count, "service": service,
+                          **({"client_software": dict(key.software.most_common(5))}
+                             if key.software else {})},
                 )  # fmt: skip
 
     def _spraying(self, sprays: dict[tuple[str, str], _Key]) -> Iterator[Alert]:

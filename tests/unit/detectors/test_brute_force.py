@@ -78,3 +78,18 @@ def test_thresholds_are_configurable_per_service(flows_of: Flows) -> None:
     services = {"ssh": {"label": "SSH", "ports": [22], "min_sessions": 5}}
     alerts = detector(services=services).on_flow_ended(flows_of(attempts(6)))
     assert [(a.rule.id, a.count) for a in alerts] == [("brute_force.ssh", 6)]
+
+
+def test_ssh_banners_name_the_guessing_tool(flows_of: Flows) -> None:
+    from sensors.events import FlowRef, SshSeen
+
+    flows = flows_of(attempts(20))
+    d = detector()
+    banners = [
+        SshSeen(FlowRef(fid, "1:x", "tcp", ATTACKER, 1, BASTION, 22, 0, 0, "t"), 0,
+                "SSH-2.0-libssh_0.9.6", "SSH-2.0-OpenSSH_9.6")
+        for fid in flows.flow_ids()
+    ]  # fmt: skip
+    d.on_ssh_seen(banners)
+    (alert,) = d.on_flow_ended(flows)
+    assert alert.data["client_software"] == {"SSH-2.0-libssh_0.9.6": 20}
