@@ -196,11 +196,11 @@ class RulePack:
         new = load_rule_pack(self.dirs, self.engine)
         old = self.current
         newly_broken = new.failed - (old.failed if old else frozenset())
-        if new.rules is None and old is not None and old.rules is not None:
-            reason = "no rule compiles any more"
-        elif newly_broken:
+        if newly_broken:
             names = ", ".join(sorted(newly_broken))
             reason = f"{len(newly_broken)} file(s) that compiled before fail now: {names}"
+        elif new.rules is None and old is not None and old.rules is not None:
+            reason = "no rule compiles any more"
         else:
             self.current = new
             self._pending = new.rules
