@@ -32,7 +32,7 @@ class Intrusion:
 def exfiltration(cap: RawCapture, start: int, end: int) -> Intrusion:
     """A compromised workstation uploads archives of megabytes to a server abroad over 443."""
     src, dst = ADMINS[26], "185.220.101.47"
-    t = start + 60_000_000
+    t = start + (end - start) // 30
     while t < end:
         size = int(cap.rng.uniform(2e6, 12e6))
         t = cap.tcp(
@@ -43,7 +43,7 @@ def exfiltration(cap: RawCapture, start: int, end: int) -> Intrusion:
             [(True, 517, 0), (False, 3000, 500), (True, size, 5_000), (False, 300, 2_000)],
             label="exfiltration",
         )
-        t += cap.rng.randint(60_000_000, 240_000_000)
+        t += cap.rng.randint(60_000_000, 240_000_000) * (end - start) // 1_800_000_000
     return Intrusion("exfiltration", f"{src} uploads 2-12 MB archives to {dst}:443", src, "T1048")
 
 
@@ -67,8 +67,8 @@ def beaconing(cap: RawCapture, start: int, end: int) -> Intrusion:
 def dns_tunnelling(cap: RawCapture, start: int, end: int) -> Intrusion:
     """A tunnel (iodine/dnscat-style) carries data in base32 labels of TXT queries."""
     src, zone = ADMINS[18], "t.cdn-sync.example"
-    t = start + 120_000_000
-    stop = min(end, t + 900_000_000)
+    t = start + (end - start) // 15
+    stop = min(end, t + (end - start) // 2)
     while t < stop:
         data = base64.b32encode(cap.rng.randbytes(cap.rng.randint(90, 110))).decode().rstrip("=")
         labels = [data[i : i + 60].lower() for i in range(0, len(data), 60)]
@@ -94,7 +94,7 @@ def dns_tunnelling(cap: RawCapture, start: int, end: int) -> Intrusion:
 def slow_scan(cap: RawCapture, start: int, end: int) -> Intrusion:
     """One probe every 8-25 s across the DMZ's hosts and common ports (nmap -T1 style)."""
     src = "193.32.162.77"
-    t = start + 30_000_000
+    t = start + (end - start) // 60
     while t < end:
         host, port = cap.rng.choice(DMZ_HOSTS), cap.rng.choice(_SCAN_PORTS)
         if (host, port) in {(h, p) for h, ps in _OPEN.items() for p in ps}:
@@ -109,8 +109,8 @@ def slow_scan(cap: RawCapture, start: int, end: int) -> Intrusion:
 def brute_force(cap: RawCapture, start: int, end: int) -> Intrusion:
     """Password guessing against the SSH bastion: a session every 4-12 s, each rejected."""
     src = "45.155.205.233"
-    t = start + 300_000_000
-    stop = min(end, t + 1_200_000_000)
+    t = start + (end - start) // 6
+    stop = min(end, t + 2 * (end - start) // 3)
     while t < stop:
         turns = [
             (False, 41, 0),

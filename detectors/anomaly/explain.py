@@ -85,6 +85,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:.1f} ms"
     if unit == "ln ratio":
         return f"x{math.exp(value):.3g}" if value >= 0 else f"x1/{math.exp(-value):.3g}"
+    if unit == "bits/byte" and value < 0:
+        return "not seen"
     if unit in ("ratio", "bits/byte", "bits/char"):
         return f"{value:.2f}"
     return f"{value:.0f} {unit}"

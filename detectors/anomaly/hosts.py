@@ -27,6 +27,7 @@ from sensors.flows import FlowBatch
 
 F64 = npt.NDArray[np.float64]
 _TCP = 6
+_V4_MAPPED = 0xFFFF_0000_0000
 _MIN_GAPS = 3  # fewer gaps say nothing about regularity
 
 
@@ -78,7 +79,8 @@ class HostWindows:
         his, los, v6s, vlans, times, values = [], [], [], [], [], []
         for flow, ts, query in rows:
             addr = ipaddress.ip_address(flow.orig_ip)
-            value = int(addr)
+            # The decoder keeps IPv4 addresses IPv4-mapped (::ffff:a.b.c.d) in the low word.
+            value = int(addr) if addr.version == 6 else _V4_MAPPED | int(addr)
             his.append(value >> 64)
             los.append(value & 0xFFFF_FFFF_FFFF_FFFF)
             v6s.append(addr.version == 6)
