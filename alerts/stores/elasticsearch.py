@@ -75,9 +75,6 @@ _MIB = 1024 * 1024
 _ALERT_CHUNK = 1000
 #: Merge rounds before an upsert gives up on alerts that keep changing under it.
 _MAX_ROUNDS = 20
-#: After a failed write, later writes go straight to the spool for this long instead of each
-#: waiting for the client's timeouts and retries (``flush_spool`` always tries).
-_DOWN_PAUSE_S = 5.0
 
 
 class ElasticsearchAlertStore(AlertStore):
@@ -265,6 +262,14 @@ class ElasticsearchAlertStore(AlertStore):
 
     # ----------------------------------------------------------------------------------- general
 
+    @property
+    def index_prefix(self) -> str:
+        return self._names.prefix
+
+    def spooled(self) -> int:
+        """Documents waiting in the spool for the cluster (no request is made)."""
+        return self._spool.pending()
+
     def flush_spool(self) -> int:
         """Replay what waits in the spool now; returns how many documents went in.
         ``StoreError`` if the cluster is still unreachable (nothing is lost: it stays spooled)."""
@@ -334,7 +339,7 @@ class ElasticsearchAlertStore(AlertStore):
                 write(docs)
                 return
             except ClusterUnavailable as exc:
-                self._down_until = time.monotonic() + _DOWN_PAUSE_S
+                self._down_until = time.monotonic() + self._s.outage_pause_s
                 log.warning("Elasticsearch unavailable: %s", exc)
         as_docs = (a.to_ecs() for a in docs) if kind == "alerts" else docs
         self._spool.put(kind, as_docs)
@@ -364,7 +369,7 @@ class ElasticsearchAlertStore(AlertStore):
                 added += len(chunk)
             except ClusterUnavailable as exc:
                 log.warning("Elasticsearch unavailable: %s", exc)
-                self._down_until = time.monotonic() + _DOWN_PAUSE_S
+                self._down_until = time.monotonic() + self._s.outage_pause_s
                 added += self._spool.put(kind, chain(chunk, iterator))
                 break
         return added

@@ -36,6 +36,9 @@ class ElasticsearchStoreSettings(Section):
     #: Where documents wait while the cluster is down, and how much disk they may take.
     spool_dir: Path = Path("cityshield-spool")
     spool_max_mib: int = Field(default=1024, ge=1)
+    #: After a failed write, later writes go straight to the spool for this long, instead of each
+    #: waiting for timeouts and retries; then the next write tries the cluster (and replays).
+    outage_pause_s: float = Field(default=5.0, ge=0)
     #: Documents the cluster rejected (a mapping error), one JSON line each with the reason.
     dead_letter_file: Path = Path("cityshield-dead-letter.jsonl")
     dead_letter_max_mib: int = Field(default=256, ge=1)

@@ -26,6 +26,7 @@ from elasticsearch import Elasticsearch
 from alerts.stores.elasticsearch import ElasticsearchAlertStore
 from alerts.stores.elasticsearch_settings import ElasticsearchStoreSettings, build_client
 from cityshield.clock import Clock
+from cityshield.errors import StoreError
 
 ES_URL = os.environ.get("CITYSHIELD_ES_URL")
 _COMPAT = "vnd.elasticsearch+"
@@ -119,3 +120,22 @@ def cleanup(url: str, prefix: str) -> None:
             index=f"{prefix}-*", allow_no_indices=True, expand_wildcards="all"
         )
         es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+
+
+def refresh_all(url: str, prefix: str) -> None:
+    """Make every write visible to searches (for stores with ``refresh = "false"``)."""
+    with Elasticsearch(url, **client_options()) as es:
+        es.indices.refresh(index=f"{prefix}-*", allow_no_indices=True)
+
+
+def flush_until_empty(store: ElasticsearchAlertStore, attempts: int = 5) -> int:
+    """Replay the spool, again if a request timed out (a loaded test machine is slow, not down)."""
+    replayed = 0
+    for _ in range(attempts):
+        try:
+            replayed += store.flush_spool()
+        except StoreError:
+            continue
+        if store.spooled() == 0:
+            return replayed
+    raise AssertionError(f"the spool still holds {store.spooled()} documents")
