@@ -17,6 +17,7 @@ Changed for the HTTP API (issue 5):
   Detector upserts keep the version, the comments and the triage.
 * ``aggregate_alerts(query, by=...)`` returns the console's buckets (``alerts.stores.buckets``).
 * ``add_records(kind, docs)`` stores protocol records (``alerts.stores.records``).
+* ``append_triage_log(alert_id, changes)`` copies a triage history (``alerts.stores.migration``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import base64
 import ipaddress
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -285,6 +286,12 @@ class AlertStore(ABC):
     def add_records(self, kind: RecordKind, docs: Iterable[Mapping[str, Any]]) -> int:
         """Store ECS protocol records of one kind (see ``alerts.stores.records``); a record with
         a stored id replaces it. Returns how many were stored."""
+
+    @abstractmethod
+    def append_triage_log(self, alert_id: str, changes: Sequence[TriageChange]) -> int:
+        """Copy an alert's whole triage history from another store (oldest first), for
+        migrations: rows this store has already (by position) are skipped, so copying again adds
+        nothing. Returns how many rows were added."""
 
     @abstractmethod
     def add_flows(self, docs: Iterable[Mapping[str, Any]]) -> int:

@@ -195,6 +195,10 @@ class ElasticsearchAlertStore(AlertStore):
         with self._errors():
             return self._triage.history(alert_id)
 
+    def append_triage_log(self, alert_id: str, changes: Sequence[TriageChange]) -> int:
+        with self._errors():
+            return self._triage.append(alert_id, changes)
+
     # --------------------------------------------------------------------------- console, records
 
     def aggregate_alerts(

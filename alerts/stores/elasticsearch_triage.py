@@ -14,7 +14,9 @@ error says that the change was applied but not logged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import ConflictError as EsConflictError
@@ -169,6 +171,21 @@ class TriageWriter:
                 return changes
             after = hits[-1]["sort"]
 
+    def append(self, alert_id: str, changes: Sequence[TriageChange]) -> int:
+        """Rows get the ids a change here would have had (``<alert id>:<n>``), so copying the
+        same history again replaces rather than adds."""
+        have = len(self.history(alert_id))
+        for n, change in enumerate(changes[have:], start=have + 1):
+            self._es.index(
+                index=self._names.triage_log,
+                id=f"{alert_id}:{n}",
+                document=_log_row(
+                    alert_id, change.actor, change.at, n, change.before, change.after
+                ),
+                refresh=self._refresh,
+            )
+        return max(0, len(changes) - have)
+
     def _write(self, stored: StoredAlert, updated: Alert) -> bool:
         """Write ``updated`` if the alert is still as read; False if someone wrote in between."""
         try:
@@ -185,21 +202,13 @@ class TriageWriter:
         return True
 
     def _log(
-        self, alert: Alert, actor: str, at: Any, before: dict[str, Any], after: dict[str, Any]
+        self, alert: Alert, actor: str, at: datetime, before: dict[str, Any], after: dict[str, Any]
     ) -> None:
         try:
             self._es.index(
                 index=self._names.triage_log,
                 id=f"{alert.id}:{alert.version}",
-                document={
-                    "alert_id": alert.id,
-                    "actor": actor,
-                    "at": iso(at),
-                    "at_us": micros(at),
-                    "version": alert.version,
-                    "before": before,
-                    "after": after,
-                },
+                document=_log_row(alert.id, actor, at, alert.version, before, after),
                 refresh=self._refresh,
             )
         except Exception as exc:
@@ -207,3 +216,22 @@ class TriageWriter:
                 f"the change to alert {alert.id} (version {alert.version}) was applied but its "
                 f"triage log entry could not be written: {exc}"
             ) from exc
+
+
+def _log_row(
+    alert_id: str,
+    actor: str,
+    at: datetime,
+    version: int,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "actor": actor,
+        "at": iso(at),
+        "at_us": micros(at),
+        "version": version,
+        "before": before,
+        "after": after,
+    }

@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import islice
@@ -252,6 +252,14 @@ class SqliteAlertStore(AlertStore):
             )
             for actor, at, before, after in rows
         ]
+
+    def append_triage_log(self, alert_id: str, changes: Sequence[TriageChange]) -> int:
+        with self._write() as db:
+            row = db.execute("SELECT count(*) FROM triage_log WHERE alert_id = ?", (alert_id,))
+            have = int(row.fetchone()[0])
+            for change in changes[have:]:
+                self._log(db, alert_id, change.actor, change.at, change.before, change.after)
+        return max(0, len(changes) - have)
 
     # --------------------------------------------------------------------------- console, records
 

@@ -75,7 +75,7 @@ def load(config: Path | None, store: Path | None = None) -> Settings:
 def open_existing_store(settings: Settings) -> AlertStore:
     """The store for reading: it must exist already (reading never creates an empty one)."""
     path = settings.store.sqlite.path
-    if path != ":memory:" and not Path(path).exists():
+    if settings.store.kind == "sqlite" and path != ":memory:" and not Path(path).exists():
         raise StoreError(
             "no store here yet: run `cityshield analyze CAPTURE` first, or pass --store",
             where=path,

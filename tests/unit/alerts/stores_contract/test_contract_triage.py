@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from alerts.model import MAX_COMMENT_LENGTH, MAX_TAGS, Alert, CloseReason, TriageStatus
-from alerts.stores import AlertQuery, AlertStore
+from alerts.stores import AlertQuery, AlertStore, TriageChange
 from alerts.triage import TriageError
 from cityshield.clock import FixedClock
 from cityshield.errors import ConflictError, NotFoundError
@@ -211,3 +211,22 @@ def _race(n: int, work: Callable[[int], object]) -> list[object]:
     for t in threads:
         t.join()
     return outcomes
+
+
+def test_a_copied_triage_history_is_added_once(
+    store: AlertStore, alert: Alert, clock: FixedClock
+) -> None:
+    history = [
+        TriageChange(
+            alert_id=alert.id,
+            actor=f"a{i}",
+            at=clock.now() + timedelta(minutes=i),
+            before={"n": i},
+            after={"n": i + 1},
+        )
+        for i in range(3)
+    ]
+    assert store.append_triage_log(alert.id, history[:2]) == 2
+    assert store.append_triage_log(alert.id, history) == 1
+    assert store.append_triage_log(alert.id, history) == 0
+    assert store.triage_history(alert.id) == history
