@@ -143,9 +143,11 @@ class ChainChecker:
         )
         if built.finding is not None:
             return [], [built.finding]
-        needs_second_stage = options.profile is Profile.RFC5280 or (
-            options.revocation is not RevocationMode.OFF
-            and (options.fetch or bool(options.given.crls or options.given.ocsp_responses))
+        given = bool(options.given.crls or options.given.ocsp_responses)
+        needs_second_stage = (
+            options.profile is Profile.RFC5280
+            or options.revocation is RevocationMode.REQUIRE
+            or (options.revocation is not RevocationMode.OFF and (options.fetch or given))
         )
         if not needs_second_stage:
             return built.chain, []

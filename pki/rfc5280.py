@@ -90,7 +90,7 @@ def validate(
     else:
         path = ValidationPath(CertTrustAnchor(der[-1]), list(reversed(der[1:-1])), der[0])
     try:
-        context = _context(at, _rules(revocation, chain, given), cache, given)
+        context = _context(at, _rules(revocation, chain, given), cache, given, der)
     except ValueError as exc:  # an unreadable CRL or OCSP answer given by the user
         return [Finding.error(Reason.REVOCATION_UNKNOWN, f"revocation input: {exc}"[:500])]
     params = (policies or PolicyOptions()).params()
@@ -138,14 +138,18 @@ def _context(
     policy: RevocationCheckingPolicy,
     cache: RevocationCache | None,
     given: RevocationInputs,
+    path: list[asn1_x509.Certificate],
 ) -> ValidationContext:
+    """A context that knows the path's certificates (OCSP and CRL issuers are looked up among
+    them) and trusts its anchor only."""
     crls = [asn1_crl.CertificateList.load(d) for d in given.crls]
     ocsps = [asn1_ocsp.OCSPResponse.load(d) for d in given.ocsp_responses]
     for item in (*crls, *ocsps):
         item.native  # noqa: B018 - parse it all now, so that a broken one is a ValueError here
     fetching = cache is not None and policy is not _NO_CHECK
     return ValidationContext(
-        trust_roots=[],
+        trust_roots=path[-1:],
+        other_certs=path[1:-1],
         moment=at,
         allow_fetching=fetching,
         fetchers=fetchers_for(cache) if fetching and cache is not None else None,
