@@ -160,3 +160,25 @@ def test_attach_rules_uses_rules_dir_yara_by_default(tmp_path: Path) -> None:
     empty = YaraDetector(YaraConfig(), observer="t")
     assert attach_rules([empty], tmp_path / "elsewhere") == []
     assert empty.stats()["rules"] == 0
+
+
+def test_the_settings_file_configures_engine_and_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.composition import build_pipeline
+    from api.settings import settings_from
+
+    for key in [k for k in os.environ if k.startswith("CITYSHIELD_")]:
+        monkeypatch.delenv(key)
+    rules = tmp_path / "mine"
+    write(rules, "x.yar", GOOD.format(word="alpha"))
+    settings_file = tmp_path / "cityshield.toml"
+    settings_file.write_text(
+        f'[detectors.yara]\nengine = "yara-python"\nrule_dirs = ["{rules}"]\nstream_depth = 64\n'
+    )
+    pipeline = build_pipeline(settings_from(settings_file))
+    (yara,) = [d for d in pipeline.detectors if isinstance(d, YaraDetector)]
+    assert yara.config.engine == "yara-python"
+    assert yara.config.stream_depth == 64
+    assert yara.rules is not None and yara.rules.engine == "yara-python"
+    assert [i.rule for i in yara.rules.info] == ["Good"]

@@ -4,6 +4,8 @@ evidence; budgets are counted; overlaps are not reported twice; rules swap betwe
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.model import Severity
 from detectors.pipeline import DetectionPipeline
@@ -185,3 +187,24 @@ def test_through_the_pipeline_stream_and_file_of_one_upload_are_one_alert() -> N
     (alert,) = pipeline.on_content(facts)
     assert alert.count == 2
     assert pipeline.health["yara"].errors == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(max_size=4096),
+    offset=st.integers(0, 1 << 21),
+    overlap=st.integers(0, 5000),
+    direction=st.sampled_from(["orig", "resp"]),
+)
+def test_any_chunk_is_scanned_without_error(
+    data: bytes, offset: int, overlap: int, direction: str
+) -> None:
+    d = FUZZ_DETECTOR
+    alerts = d.on_stream_chunks([chunk(data, offset=offset, overlap=overlap, direction=direction)])
+    alerts += d.on_files_seen([file_seen(data, name=data[:20].decode("latin-1") or None)])
+    for alert in alerts:
+        assert alert.rule.id.startswith("yara:")
+    assert d.stats()["scan_errors"] == 0
+
+
+FUZZ_DETECTOR = detector("yara-x")
