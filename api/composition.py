@@ -8,6 +8,9 @@ from typing import Any
 
 from alerts.stores.base import AlertStore
 from alerts.stores.registry import open_store
+from api.app.db import ServiceDatabase
+from api.app.noise.filter import SuppressionFilter
+from api.app.noise.service import aggregation_fields
 from api.settings import DEFAULT_RULES_DIR, Settings
 from api.yara_rules import attach_rules
 from cityshield.clock import Clock, SystemClock
@@ -15,6 +18,7 @@ from cityshield.errors import ConfigError
 from detectors import registry
 from detectors.base import Detector
 from detectors.pipeline import DetectionPipeline
+from pki.service import PkiService, build_service
 from sensors.engine import SensorEngine
 
 HEURISTICS_FILE = "heuristics.toml"
@@ -67,10 +71,37 @@ def build_detectors(settings: Settings) -> list[Detector[Any]]:
     return detectors
 
 
-def build_pipeline(settings: Settings) -> DetectionPipeline:
+def build_pipeline(
+    settings: Settings, service_db: ServiceDatabase | None = None
+) -> DetectionPipeline:
     detectors = build_detectors(settings)
     attach_rules(detectors, rules_path(settings))  # YARA rule packs: compiled, then reloading
-    return DetectionPipeline(detectors, settings.aggregation)
+    aggregation = settings.aggregation
+    if service_db is not None:
+        # Aggregation keys analysts set per rule through the API take precedence over the file.
+        by_rule = {**aggregation.fields_by_rule, **aggregation_fields(service_db)}
+        aggregation = aggregation.model_copy(update={"fields_by_rule": by_rule})
+    return DetectionPipeline(detectors, aggregation)
+
+
+def open_service_db(settings: Settings) -> ServiceDatabase | None:
+    """The API's service database (suppressions, aggregation keys), if one was made already."""
+    path = settings.api.service_db
+    if path == ":memory:" or not Path(path).is_file():
+        return None
+    return ServiceDatabase(path)
+
+
+def build_alert_filter(
+    service_db: ServiceDatabase, clock: Clock | None = None
+) -> SuppressionFilter:
+    """Suppressions and thresholds, applied to new alerts before they are stored."""
+    return SuppressionFilter(service_db, clock or SystemClock())
+
+
+def build_pki(settings: Settings, clock: Clock | None = None) -> PkiService:
+    """The PKI checks: trust stores from ``[pki.trust.*]``, one revocation cache."""
+    return build_service(settings.pki, clock or SystemClock())
 
 
 def build_engine(settings: Settings) -> SensorEngine:

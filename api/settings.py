@@ -18,6 +18,7 @@ from alerts.stores.sqlite import SqliteStoreSettings
 from api.app.config import ApiSettings
 from cityshield.settings import RootSettings, Section, load_settings
 from detectors.yara.config import YaraConfig
+from pki.settings import PkiSettings
 from sensors.engine import SensorSettings
 
 #: Where the repository's content folders are (an editable install or a source checkout).
@@ -55,6 +56,7 @@ class Settings(RootSettings):
     aggregation: AggregationSettings = AggregationSettings()
     api: ApiSettings = ApiSettings()
     models: ModelSettings = ModelSettings()
+    pki: PkiSettings = PkiSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

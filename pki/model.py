@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from pki.encoding import LOOKUP_ERRORS
 from pki.reasons import DESCRIPTIONS, Reason
@@ -108,14 +108,14 @@ class Verdict(_Frozen):
     presented: list[CertificateSummary] = Field(default_factory=list)
     path: list[CertificateSummary] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
-    #: How revocation was established per path position ("crl", "ocsp", "none").
-    revocation_sources: list[str] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> list[Reason]:
         """The codes of the errors, in order, without repeats."""
         return list(dict.fromkeys(f.code for f in self.findings if f.severity is Severity.ERROR))
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def warnings(self) -> list[Reason]:
         codes = (f.code for f in self.findings if f.severity is Severity.WARNING)

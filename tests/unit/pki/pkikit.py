@@ -1,5 +1,5 @@
 """A city PKI for tests: a root, an issuing CA and leaves made with ``cryptography``, and a
-real HTTP server on loopback that serves the issuing CA's CRL and answers OCSP requests (RFC 6960) for it.
+real HTTP server on loopback that serves the issuing CA's CRL and answers OCSP (RFC 6960) for it.
 """
 
 from __future__ import annotations
