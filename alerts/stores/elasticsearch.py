@@ -44,7 +44,7 @@ from alerts.stores.buckets import (
     check_size,
     check_time_span,
 )
-from alerts.stores.elasticsearch_bulk import BulkOutcome, ClusterUnavailable, bulk
+from alerts.stores.elasticsearch_bulk import BulkOutcome, ClusterUnavailable, bulk, is_outage
 from alerts.stores.elasticsearch_deadletter import DeadLetterFile, reason_of
 from alerts.stores.elasticsearch_indices import IndexNames, install, mapping_version, prune
 from alerts.stores.elasticsearch_query import (
@@ -278,8 +278,9 @@ class ElasticsearchAlertStore(AlertStore):
         """Replay what waits in the spool now; returns how many documents went in.
         ``StoreError`` if the cluster is still unreachable (nothing is lost: it stays spooled)."""
         try:
-            self._install()
-            return self._spool.replay(self._send)
+            with self._errors():
+                self._install()
+                return self._spool.replay(self._send)
         except ClusterUnavailable as exc:
             raise StoreError(f"{exc}; documents stay spooled", where=self._where) from exc
 
@@ -326,21 +327,21 @@ class ElasticsearchAlertStore(AlertStore):
             if not ilm:
                 prune(self._es, self._names, self._s, self._clock.now())
         except (TransportError, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.meta.status < 500:
-                raise StoreError(
-                    f"cannot install the index templates: {exc.meta.status} {exc.message}",
-                    where=self._where,
-                ) from exc
-            raise ClusterUnavailable(str(exc)) from exc
+            if is_outage(exc):
+                raise ClusterUnavailable(str(exc)) from exc
+            raise StoreError(
+                f"cannot install the index templates: {exc}", where=self._where
+            ) from exc
         self._installed = True
 
     def _write_or_spool(self, kind: str, docs: Any, write: Any) -> None:
         """Replay the spool, then ``write(docs)``; on an outage, spool ``docs`` instead."""
         if time.monotonic() >= self._down_until:
             try:
-                self._install()
-                self._spool.replay(self._send)
-                write(docs)
+                with self._errors():  # a refusal for good (credentials, a bad request) is raised
+                    self._install()
+                    self._spool.replay(self._send)
+                    write(docs)
                 return
             except ClusterUnavailable as exc:
                 self._down_until = time.monotonic() + self._s.outage_pause_s
@@ -367,9 +368,10 @@ class ElasticsearchAlertStore(AlertStore):
                 added += self._spool.put(kind, chain(chunk, iterator))
                 break
             try:
-                self._install()
-                self._spool.replay(self._send)
-                self._bulk_documents(kind, chunk)
+                with self._errors():
+                    self._install()
+                    self._spool.replay(self._send)
+                    self._bulk_documents(kind, chunk)
                 added += len(chunk)
             except ClusterUnavailable as exc:
                 log.warning("Elasticsearch unavailable: %s", exc)
@@ -437,7 +439,9 @@ class ElasticsearchAlertStore(AlertStore):
                 docs=[{"_index": self._names.alerts(a.first_seen), "_id": a.id} for a in alerts]
             )
         except (TransportError, ApiError) as exc:
-            raise ClusterUnavailable(str(exc)) from exc
+            if is_outage(exc):
+                raise ClusterUnavailable(str(exc)) from exc
+            raise
         actions = []
         for alert, doc in zip(alerts, found["docs"], strict=True):
             if doc.get("found"):

@@ -23,6 +23,14 @@ class ClusterUnavailable(Exception):
     """The cluster could not be reached, or kept failing; the batch may be spooled and retried."""
 
 
+def is_outage(exc: Exception) -> bool:
+    """Whether an error means "try again later" (unreachable, busy, failing) rather than a request
+    the cluster will never take (bad credentials, a bad request): only the first kind is spooled."""
+    if isinstance(exc, ApiError):
+        return exc.meta.status in RETRY_STATUSES
+    return isinstance(exc, TransportError)
+
+
 @dataclass
 class BulkOutcome:
     ok: int = 0

@@ -4,8 +4,10 @@ file, protocol records, templates installed once and upgraded, retention, settin
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from alerts.stores.elasticsearch_settings import ElasticsearchStoreSettings, bui
 from api.composition import build_store
 from api.settings import Settings
 from cityshield.clock import FixedClock
-from cityshield.errors import ConfigError
+from cityshield.errors import ConfigError, StoreError
 
 pytestmark = pytest.mark.e2e
 FlowFactory = Callable[..., dict[str, Any]]
@@ -141,3 +143,38 @@ def test_settings_choose_the_store_and_refuse_mixed_auth(
         ElasticsearchStoreSettings(hosts=["es.local:9200"])
     with pytest.raises(ConfigError, match="CA certificate"):
         build_client(ElasticsearchStoreSettings(ca_certs=tmp_path / "missing.pem"))
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A cluster that refuses the credentials, as Elasticsearch's security layer does."""
+
+    def _refuse(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = json.dumps(
+            {"error": {"type": "security_exception", "reason": "unable to authenticate"}}
+        ).encode()
+        self.send_response(401)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_HEAD = _refuse
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_refused_credentials_are_an_error_not_an_outage(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = settings_for(f"http://127.0.0.1:{server.server_address[1]}", tmp_path)
+        with pytest.raises(StoreError, match=r"cannot install the index templates.*401"):
+            ElasticsearchAlertStore(build_client(settings, **client_options()), settings)
+        assert not (tmp_path / "spool").exists() or not list((tmp_path / "spool").iterdir())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
