@@ -129,13 +129,15 @@ def test_ip_filter_matches_source_or_destination_by_address_or_cidr(
     v4_out = make_alert(src="192.168.2.1", dst="1.1.1.1")
     v6 = make_alert(src="2001:db8:1::5", dst="2001:db8:2::1")
     v6_out = make_alert(src="2001:db9::1", dst="fe80::1")
-    store.upsert_alerts([v4_src, v4_dst, v4_out, v6, v6_out])
-    assert ids(store, ip="192.168.1.0/24") == {v4_src.id, v4_dst.id}
+    # An IPv4-mapped IPv6 address is the IPv4 address (as Elasticsearch's ip type keeps it).
+    mapped = make_alert(src="::ffff:c0a8:101", dst="2001:db9::2")
+    store.upsert_alerts([v4_src, v4_dst, v4_out, v6, v6_out, mapped])
+    assert ids(store, ip="192.168.1.0/24") == {v4_src.id, v4_dst.id, mapped.id}
     assert ids(store, ip="192.168.1.20") == {v4_src.id}
-    assert ids(store, ip="0.0.0.0/0") == {v4_src.id, v4_dst.id, v4_out.id}
+    assert ids(store, ip="0.0.0.0/0") == {v4_src.id, v4_dst.id, v4_out.id, mapped.id}
     assert ids(store, ip="2001:db8::/32") == {v6.id}
     assert ids(store, ip="2001:db8:2::1") == {v6.id}
-    assert ids(store, ip="2001:db9::/32") == {v6_out.id}
+    assert ids(store, ip="2001:db9::/32") == {v6_out.id, mapped.id}
 
 
 def test_text_searches_message_and_rule_name_literally_ignoring_case(
