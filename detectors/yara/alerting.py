@@ -1,7 +1,10 @@
 """Findings to alerts: the rule's metadata, the matched strings (truncated, escaped), evidence.
 
-Repeats aggregate by rule and flow (``data.flow_id``): a webshell upload seen in the stream and
-again as the decoded upload is one alert with a count, not two.
+Repeats aggregate by rule and flow (``data.flow_id``) for streams, and by rule and file hash
+(``data.file.sha256``) for files: one payload served to a hundred clients is one alert with a
+count and the flows as evidence. A file in a clear-text stream raises both: the stream alert says
+where in the connection, the file alert names and hashes the file (folded into one, the newer
+observation's data would hide the other's).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from detectors.yara.scanner import Finding
 from sensors.events import FileSeen, FlowRef, StreamChunk
 
 FLOW_AGGREGATION = ("cityshield.alert.data.flow_id",)
+FILE_AGGREGATION = ("cityshield.alert.data.file.sha256",)
 
 #: Bounds on what a rule file (attacker-controlled too) can put into an alert.
 MAX_META_KEYS = 32
@@ -223,7 +227,7 @@ def file_alert(
         transport=flow.transport,
         community_id=flow.community_id or None,
         techniques=techniques_of(m.meta),
-        aggregation_fields=FLOW_AGGREGATION,
+        aggregation_fields=FILE_AGGREGATION,
         evidence=Evidence.bounded(
             flow_ids=[flow.flow_id],
             community_ids=[flow.community_id] if flow.community_id else [],

@@ -181,11 +181,21 @@ def test_new_rules_from_the_provider_apply_from_the_next_batch(engine: EngineNam
     assert stats["matches"] == 1  # kept across the swap
 
 
-def test_through_the_pipeline_stream_and_file_of_one_upload_are_one_alert() -> None:
+def test_through_the_pipeline_stream_and_file_alerts_aggregate_apart() -> None:
+    from dataclasses import replace
+
     pipeline = DetectionPipeline([detector("yara-x")])
-    facts = ContentFacts(stream_chunks=[chunk(UPLOAD)], files=[file_seen(SHELL, name="a.php")])
-    (alert,) = pipeline.on_content(facts)
-    assert alert.count == 2
+    upload = file_seen(SHELL, name="a.php")
+    alerts = pipeline.on_content(ContentFacts(stream_chunks=[chunk(UPLOAD)], files=[upload]))
+    by_kind = {("file" if "file" in a.data else "stream"): a for a in alerts}
+    assert set(by_kind) == {"stream", "file"}
+    assert by_kind["file"].data["file"]["name"] == "a.php"  # type: ignore[index]
+    # The same file uploaded over another connection: one file alert, two flows as evidence.
+    other = replace(FLOW, flow_id="f-2", orig_port=51001)
+    (again,) = pipeline.on_content(ContentFacts(files=[file_seen(SHELL, name="b.php", flow=other)]))
+    assert again.id == by_kind["file"].id
+    assert again.count == 2
+    assert again.evidence.flow_ids == ["f-1", "f-2"]
     assert pipeline.health["yara"].errors == 0
 
 
