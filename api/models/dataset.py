@@ -1,5 +1,5 @@
 """Captures through the sensor engine into feature rows, the way ``cityshield analyze`` feeds the
-anomaly detector (flows of a batch first, then the batch's content facts), so that training sees
+anomaly detector (a batch's content facts first, then its flows), so that training sees
 exactly the features scoring will see.
 """
 
@@ -72,12 +72,12 @@ def extract(
     counts: list[int] = []
 
     def handle(result: BatchResult) -> None:
+        extractor.on_stream_chunks(result.content.stream_chunks)
+        extractor.on_dns_seen(result.content.dns)
         if len(result.flows):
             parts.append(extractor.transform(result.flows))
             if keys:
                 flow_keys.add(result.flows)
-        extractor.on_stream_chunks(result.content.stream_chunks)
-        extractor.on_dns_seen(result.content.dns)
 
     for path in captures:
         before = sum(len(p) for p in parts)
