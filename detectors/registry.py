@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from cityshield.errors import ConfigError
 from detectors.anomaly.detector import AnomalyDetector
 from detectors.base import Detector
+from detectors.certificates import CertificateDetector
 from detectors.heuristics.brute_force import BruteForceDetector
 from detectors.heuristics.port_scan import PortScanDetector
 from detectors.yara.detector import YaraDetector
@@ -24,6 +25,7 @@ BUILTIN: tuple[type[Detector[Any]], ...] = (
     BruteForceDetector,
     AnomalyDetector,
     YaraDetector,
+    CertificateDetector,
 )
 ENTRY_POINT_GROUP = "cityshield.detectors"
 

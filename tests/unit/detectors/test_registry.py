@@ -8,6 +8,7 @@ from cityshield.errors import ConfigError
 from detectors import registry
 from detectors.anomaly.detector import AnomalyDetector
 from detectors.base import Detector, DetectorConfig
+from detectors.certificates import CertificateDetector
 from detectors.heuristics.brute_force import BruteForceDetector
 from detectors.heuristics.port_scan import PortScanDetector
 from detectors.yara.detector import YaraDetector
@@ -19,6 +20,7 @@ def test_builtins_are_listed_by_id() -> None:
         "brute_force": BruteForceDetector,
         "anomaly": AnomalyDetector,
         "yara": YaraDetector,
+        "certificates": CertificateDetector,
     }
 
 
