@@ -8,6 +8,7 @@ writes the Markdown report. See ``bench/README.md``.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,16 @@ from bench.measure import Runner
 from bench.peers import Measurement, Peer, Unavailable, peers
 
 DEFAULT_OUT = capture_mod.ROOT / "bench" / "RESULTS.md"
+#: Sections other benchmarks (bench.stores, bench.anomaly, bench.pki, ...) write into the same
+#: file between ``<!-- NAME:start ... -->`` and ``<!-- NAME:end -->``: kept when this one rewrites.
+_SECTION = re.compile(r"<!-- (\w+):start.*?<!-- \1:end -->\n?", re.DOTALL)
+
+
+def kept_sections(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    found = [m.group(0) for m in _SECTION.finditer(path.read_text(encoding="utf-8"))]
+    return "".join("\n" + f.rstrip("\n") + "\n" for f in found)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -137,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             chunk_bytes=CaptureSettings().chunk_bytes,
             load_after=machine.load_average(),
         )
-        args.out.write_text(text, encoding="utf-8")
+        args.out.write_text(text + kept_sections(args.out), encoding="utf-8")
         print(f"wrote {args.out}")
     failed = any(v.passed is False for v in verdict_list)
     return 1 if failed and args.strict else 0
