@@ -114,7 +114,8 @@ class _Scanner:
     def __init__(self, rules: yara_x.Rules, limits: ScanLimits) -> None:
         self._scanner = yara_x.Scanner(rules)
         self._scanner.set_timeout(limits.timeout_seconds)
-        self._scanner.max_matches_per_pattern(limits.max_hits)
+        # One more than kept, so that a truncated list can be told from a complete one.
+        self._scanner.max_matches_per_pattern(limits.max_hits + 1)
         self._limits = limits
         self._externals: dict[str, str] = dict(EXTERNALS)
         self.too_many_matches = 0  # yara-x stops silently at max_matches_per_pattern
