@@ -214,6 +214,11 @@ class TlsSeen:
     ja4: str | None
     certificate_sha256: tuple[str, ...] = ()  # the server's chain as sent, leaf first
     established: bool = False
+    alpn_selected: str | None = None  # the server's choice (ServerHello ALPN)
+    resumed: bool = False  # an abbreviated handshake (session id or ticket) or a TLS 1.3 PSK
+    last_alert: str | None = None  # the last alert seen in clear ("handshake_failure", ...)
+    client_certificate_sha256: tuple[str, ...] = ()  # mutual TLS: the client's chain
+    problems: tuple[str, ...] = ()  # e.g. "sslv2_client_hello", "too_many_certificates", "gap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +232,8 @@ class CertificateSeen:
     position: int  # 0: the leaf
     chain_length: int
     server_name: str | None
+    #: Who sent the chain: the TLS server, or the client in mutual TLS (a client certificate).
+    role: Literal["server", "client"] = "server"
 
 
 @dataclass(frozen=True, slots=True)

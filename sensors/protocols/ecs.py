@@ -27,6 +27,7 @@ from sensors.events import (
     TlsSeen,
 )
 from sensors.flows.ecs import iso
+from sensors.protocols.tls.dn import openssl_dn
 
 
 def _base(
@@ -144,13 +145,16 @@ _TLS_VERSIONS = {"SSLv3": ("ssl", "3.0"), "TLSv10": ("tls", "1.0"), "TLSv11": ("
 def tls_document(r: TlsSeen, observer: str) -> dict[str, Any]:
     doc_id = record_id("tls", r.flow.flow_id, r.ts_ns)
     doc = _base("tls", "cityshield.tls", doc_id, r.ts_ns, r.flow, observer)
-    tls: dict[str, Any] = {"established": r.established, "client": {}, "server": {}}
+    tls: dict[str, Any] = {"established": r.established, "resumed": r.resumed, "client": {},
+                           "server": {}}  # fmt: skip
     if r.version in _TLS_VERSIONS:
         tls["version_protocol"], tls["version"] = _TLS_VERSIONS[r.version]
     if r.server_name:
         tls["client"]["server_name"] = r.server_name
     if r.alpn:
         tls["client"]["supported_protocols"] = list(r.alpn)
+    if r.alpn_selected:
+        tls["next_protocol"] = r.alpn_selected
     if r.cipher:
         tls["cipher"] = r.cipher
     if r.ja3:
@@ -159,14 +163,23 @@ def tls_document(r: TlsSeen, observer: str) -> dict[str, Any]:
         tls["server"]["ja3s"] = r.ja3s
     if r.certificate_sha256:
         tls["server"]["hash"] = {"sha256": r.certificate_sha256[0].upper()}
+    if r.client_certificate_sha256:
+        tls["client"]["hash"] = {"sha256": r.client_certificate_sha256[0].upper()}
     doc["tls"] = tls
-    doc["cityshield"]["tls"] = {"ja4": r.ja4, "client_version": r.client_version,
-                                "chain_sha256": list(r.certificate_sha256)}  # fmt: skip
+    doc["cityshield"]["tls"] = {
+        "ja4": r.ja4,
+        "version": r.version,
+        "client_version": r.client_version,
+        "chain_sha256": list(r.certificate_sha256),
+        "client_chain_sha256": list(r.client_certificate_sha256),
+        "last_alert": r.last_alert,
+        "problems": list(r.problems),
+    }
     return doc
 
 
 def x509_document(c: CertificateSeen, observer: str) -> dict[str, Any]:
-    doc_id = record_id("x509", c.flow.flow_id, c.position, c.sha256)
+    doc_id = record_id("x509", c.flow.flow_id, c.role, c.position, c.sha256)
     doc = _base("x509", "cityshield.x509", doc_id, c.ts_ns, c.flow, observer)
     info: dict[str, Any] = {}
     try:
@@ -175,9 +188,9 @@ def x509_document(c: CertificateSeen, observer: str) -> dict[str, Any]:
     except ValueError as exc:  # a certificate that does not parse is still a fact
         info = {"parse_error": str(exc)[:200]}
     doc["x509"] = info
-    doc["tls"] = {"server": {"hash": {"sha256": c.sha256.upper()}}}
+    doc["tls"] = {c.role: {"hash": {"sha256": c.sha256.upper()}}}
     doc["cityshield"]["x509"] = {"position": c.position, "chain_length": c.chain_length,
-                                 "server_name": c.server_name}  # fmt: skip
+                                 "server_name": c.server_name, "role": c.role}  # fmt: skip
     return doc
 
 
@@ -185,8 +198,8 @@ def x509_fields(cert: x509.Certificate) -> dict[str, Any]:
     """ECS ``x509.*`` fields of a parsed certificate."""
     out: dict[str, Any] = {
         "serial_number": format(cert.serial_number, "X"),
-        "subject": {"distinguished_name": cert.subject.rfc4514_string()},
-        "issuer": {"distinguished_name": cert.issuer.rfc4514_string()},
+        "subject": {"distinguished_name": openssl_dn(cert.subject)},
+        "issuer": {"distinguished_name": openssl_dn(cert.issuer)},
         "not_before": _when(cert.not_valid_before_utc),
         "not_after": _when(cert.not_valid_after_utc),
         "version_number": str(cert.version.value + 1),
