@@ -51,6 +51,8 @@ class AnalysisSummary:
     fragments_reassembled: int = 0
     elapsed: float = 0.0
     store: str | None = None
+    #: Alert updates held back by suppressions and thresholds set through the API.
+    alerts_suppressed: int = 0
 
     @property
     def packets_per_second(self) -> float:
@@ -101,6 +103,7 @@ class AnalysisSummary:
             "packets_per_second": round(self.packets_per_second, 1),
             "mbit_per_second": round(self.mbit_per_second, 2),
             "store": self.store,
+            "alerts_suppressed": self.alerts_suppressed,
         }
 
 
@@ -114,6 +117,7 @@ class Analysis:
         eve: EveWriter | None = None,
         store_flows: bool = True,
         on_progress: Callable[[Progress], None] | None = None,
+        alert_filter: Callable[[Sequence[Alert]], list[Alert]] | None = None,
     ) -> None:
         self.engine = engine
         self.pipeline = pipeline
@@ -121,6 +125,9 @@ class Analysis:
         self.eve = eve
         self.store_flows = store_flows and store is not None
         self.on_progress = on_progress
+        #: Applied before storing: suppressions (``api.app.noise.filter.SuppressionFilter``).
+        self.alert_filter = alert_filter
+        self._suppressed = 0
         self._alerts: dict[str, Alert] = {}
         self._flows = 0
         self._records: Counter[str] = Counter()
@@ -178,6 +185,10 @@ class Analysis:
         self._store_alerts(self.pipeline.on_flow_ended(flows))
 
     def _store_alerts(self, alerts: list[Alert]) -> None:
+        if alerts and self.alert_filter is not None:
+            kept = self.alert_filter(alerts)
+            self._suppressed += len(alerts) - len(kept)
+            alerts = kept
         if not alerts:
             return
         if self.store is not None:
@@ -201,3 +212,4 @@ class Analysis:
         )
         path = getattr(self.store, "path", None)
         summary.store = str(path) if path is not None else None
+        summary.alerts_suppressed = self._suppressed

@@ -25,7 +25,13 @@ from api.cli.common import (
     user_errors,
 )
 from api.cli.render import print_summary
-from api.composition import build_engine, build_pipeline, build_store
+from api.composition import (
+    build_alert_filter,
+    build_engine,
+    build_pipeline,
+    build_store,
+    open_service_db,
+)
 from api.eve import EveWriter
 
 DEMO_CAPTURE = Path(__file__).resolve().parent.parent / "demo" / "egov-demo.pcap"
@@ -86,7 +92,10 @@ def analyze(
                 update={"sensor": settings.sensor.model_copy(update={"name": sensor})}
             )
         engine = build_engine(settings)
-        pipeline = build_pipeline(settings)
+        service_db = open_service_db(settings)  # suppressions and aggregation keys (the API's)
+        if service_db is not None:
+            stack.callback(service_db.close)
+        pipeline = build_pipeline(settings, service_db)
         alert_store = None if no_store else stack.enter_context(build_store(settings))
         writer = None
         if eve is not None:
@@ -113,6 +122,7 @@ def analyze(
         analysis = Analysis(
             engine, pipeline, alert_store, eve=writer, store_flows=not no_flows,
             on_progress=on_progress,
+            alert_filter=build_alert_filter(service_db) if service_db is not None else None,
         )  # fmt: skip
         summary = analysis.run(paths)
         if progress is not None:

@@ -12,7 +12,7 @@ from api.app.deps import Overseer, ServicesDep
 from api.app.problems import problem_responses
 
 router = APIRouter(
-    prefix="/api/v1", tags=["audit"], responses=problem_responses(401, 403, 422, 429, 503)
+    prefix="/api/v1", tags=["audit"], responses=problem_responses(400, 401, 403, 422, 429, 503)
 )
 Text = Annotated[str | None, Query(max_length=200)]
 

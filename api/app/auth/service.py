@@ -220,7 +220,7 @@ class AuthService:
 
     def authenticate(self, text: str, client: str) -> Principal:
         """The principal a bearer token stands for; ``Unauthorized`` for anything else."""
-        key = f"ip:{client}"
+        key = f"token-ip:{client}"
         wait = self.limiter.retry_after(key)
         if wait:
             raise TooMany("too many failed authentications; try again later", retry_after=wait)

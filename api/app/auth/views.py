@@ -22,7 +22,7 @@ from api.app.deps import Admin, Person, ServicesDep, allow, client_address
 from api.app.errors import Forbidden
 from api.app.problems import problem_responses
 
-router = APIRouter(prefix="/api/v1", responses=problem_responses(401, 403, 422, 429))
+router = APIRouter(prefix="/api/v1", responses=problem_responses(400, 401, 403, 422, 429))
 Anyone = Annotated[Principal, allow(*Role)]
 
 

@@ -22,7 +22,7 @@ from api.app.deps import CaseWorker, Reader, ServicesDep
 from api.app.problems import problem_responses
 
 router = APIRouter(
-    prefix="/api/v1", tags=["cases"], responses=problem_responses(401, 403, 422, 429, 503)
+    prefix="/api/v1", tags=["cases"], responses=problem_responses(400, 401, 403, 422, 429, 503)
 )
 CaseId = Annotated[str, Path(min_length=1, max_length=64)]
 WithMissing = problem_responses(404, 409)

@@ -207,20 +207,32 @@ class IngestQueue:
         )
         self._metrics = metrics
         self._thread: threading.Thread | None = None
+        self._users = 0
+        self._users_lock = threading.Lock()
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="cityshield-ingest", daemon=True)
-        self._thread.start()
+        """Start the writer; nested starts (a test client inside a running app) share it."""
+        with self._users_lock:
+            self._users += 1
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="cityshield-ingest", daemon=True
+                )
+                self._thread.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
+        """Stop the writer after the batches already queued, when the last user stops it."""
+        with self._users_lock:
+            self._users -= 1
+            if self._users > 0 or self._thread is None:
+                return
+            thread, self._thread = self._thread, None
+        self._queue.put(None)
+        thread.join(timeout=30)
 
     def submit(self, caller: Principal, sensor_name: str, batch: IngestBatch, digest: str
                ) -> Future[IngestResult]:  # fmt: skip

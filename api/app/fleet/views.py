@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.app.auth.models import TokenIssued
 from api.app.deps import Admin, Reader, SensorCaller, ServicesDep
+from api.app.errors import Unavailable
 from api.app.fleet.batch import IngestBatch, IngestResult
 from api.app.fleet.ingest import decode_body
 from api.app.fleet.models import (
@@ -20,8 +21,10 @@ from api.app.fleet.models import (
 )
 from api.app.problems import problem_responses
 
-router = APIRouter(prefix="/api/v1", responses=problem_responses(401, 403, 422, 429))
+router = APIRouter(prefix="/api/v1", responses=problem_responses(400, 401, 403, 422, 429))
 INGEST_PATH = "/api/v1/ingest"
+#: How long a sensor's request waits for its batch to be stored before a 503.
+INGEST_TIMEOUT_SECONDS = 60.0
 
 
 @router.get("/sensors", tags=["sensors"], summary="The fleet: every sensor and its health")
@@ -80,7 +83,7 @@ def heartbeat(body: HeartbeatStats, principal: SensorCaller, services: ServicesD
     "/ingest",
     tags=["sensors"],
     summary="A sensor pushes a batch of flows and alerts (idempotent by batch id, gzip allowed)",
-    responses=problem_responses(409, 413),
+    responses=problem_responses(409, 413, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -99,7 +102,11 @@ async def ingest(request: Request, principal: SensorCaller, services: ServicesDe
     assert principal.sensor_id is not None
     name = await run_in_threadpool(services.fleet.name_of, principal.sensor_id)
     future = services.ingest.submit(principal, name, batch, digest)
-    return await asyncio.wrap_future(future)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), INGEST_TIMEOUT_SECONDS)
+    except TimeoutError:
+        # The writer may still store it; sending the batch again is safe (idempotent batch id).
+        raise Unavailable("ingest is slow; send the batch again later", retry_after=5) from None
 
 
 #: Referenced by the ingest route's hand-written request body (it reads the body itself to

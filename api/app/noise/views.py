@@ -18,7 +18,7 @@ from api.app.noise.models import (
 from api.app.problems import problem_responses
 
 router = APIRouter(
-    prefix="/api/v1", tags=["noise"], responses=problem_responses(401, 403, 422, 429, 503)
+    prefix="/api/v1", tags=["noise"], responses=problem_responses(400, 401, 403, 422, 429, 503)
 )
 RulePath = Annotated[str, Path(min_length=1, max_length=200)]
 

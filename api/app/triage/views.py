@@ -24,7 +24,7 @@ from api.app.triage.models import (
 )
 
 router = APIRouter(
-    prefix="/api/v1", tags=["alerts"], responses=problem_responses(401, 403, 422, 429, 503)
+    prefix="/api/v1", tags=["alerts"], responses=problem_responses(400, 401, 403, 422, 429, 503)
 )
 AlertId = Annotated[str, Path(min_length=1, max_length=200)]
 Text = Annotated[str, Query(max_length=200)]
