@@ -196,6 +196,7 @@ class FileSeen:
     data: bytes
     truncated: bool = False
     extracted: str | None = None
+    missing_bytes: int = 0  # bytes of the file never seen (gaps in the capture)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,13 @@ import re
 from sensors.events import Direction
 from sensors.protocols.base import DatagramParser, StreamParser
 from sensors.protocols.dns import DnsDatagramParser, DnsStreamParser
+from sensors.protocols.http import HttpParser
 from sensors.protocols.ssh import SshParser
 from sensors.protocols.tls import StartTlsParser, TlsParser
 
 STREAM_PARSERS: dict[str, type[StreamParser]] = {
     "dns": DnsStreamParser, "ssh": SshParser, "tls": TlsParser, "starttls": StartTlsParser,
+    "http": HttpParser,
 }  # fmt: skip
 DATAGRAM_PARSERS: dict[str, type[DatagramParser]] = {"dns": DnsDatagramParser}
 
