@@ -20,6 +20,7 @@ from pydantic import Field
 from cityshield.settings import Section
 from sensors.decode import DecodedPackets
 from sensors.events import ContentFacts, Direction, FlowRef, StreamChunk
+from sensors.extract import FileExtractor, FileSettings
 from sensors.flows import FlowBatch, FlowTable
 from sensors.protocols import registry
 from sensors.protocols.base import DatagramParser, ParserError, ParserLimits, StreamParser
@@ -39,6 +40,8 @@ class ContentSettings(Section):
     disabled_parsers: list[str] = Field(default_factory=list)
     #: Emit reassembled stream chunks for content detectors (YARA).
     stream_chunks: bool = True
+    #: Extraction of files seen in traffic (HTTP bodies and uploads) to a folder.
+    files: FileSettings = FileSettings()
 
 
 @dataclass(slots=True)
@@ -83,6 +86,7 @@ class ContentStage:
         self._datagram_parsers = {
             k: v for k, v in registry.DATAGRAM_PARSERS.items() if k not in s.disabled_parsers
         }
+        self._extractor = FileExtractor(s.files, self.stats) if s.files.extract_dir else None
 
     @property
     def open_streams(self) -> int:
@@ -121,7 +125,7 @@ class ContentStage:
         take = np.flatnonzero(tcp)
         if len(take):
             self._tcp(take, cols, data, batch, table, facts)
-        return facts
+        return self._extract(facts)
 
     def _tcp(
         self, take: npt.NDArray[np.int64], cols: dict[str, npt.NDArray[Any]], data: bytes,
@@ -202,12 +206,18 @@ class ContentStage:
         if len(ended):
             for serial in ended.cols["serial"].tolist():
                 self._close(serial, facts)
-        return facts
+        return self._extract(facts)
 
     def finish(self) -> ContentFacts:
         facts = ContentFacts()
         for serial in list(self._conns) + list(self._udp):
             self._close(serial, facts)
+        return self._extract(facts)
+
+    def _extract(self, facts: ContentFacts) -> ContentFacts:
+        """Files written to the extraction folder, when there is one (``sensors.extract``)."""
+        if self._extractor is not None and facts.files:
+            facts.files = self._extractor.extract(facts.files)
         return facts
 
     # -- TCP -------------------------------------------------------------------------------------

@@ -125,6 +125,8 @@ class ContentDecoder:
         self.raw = bytearray()  # the input until the first output, while a fallback is possible
         self.whole = True  # ``raw`` holds all of it
         self.fallback = False
+        if not codings:
+            return
         names = [c for c in codings if c not in ("identity", "")]
         if len(names) > MAX_LAYERS:
             add_problem(problems, "too_many_content_codings")

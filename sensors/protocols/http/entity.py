@@ -34,13 +34,10 @@ class Entity:
         ctype = head.get("content-type") or ""
         self.splitter: MultipartSplitter | None = None
         self.file: FileBuilder | None = None
+        self.file_of = (head, target, ctype)  # a body's file is made with its first byte
         boundary = param(ctype, "boundary") if ctype.lower().startswith("multipart/") else None
         if boundary:
             self.splitter = MultipartSplitter(boundary, self._part, problems, limits.max_headers)
-        else:
-            disposition = head.get("content-disposition")
-            name = (filename(disposition) if disposition else None) or name_from_target(target)
-            self.file = self._builder(0, name, ctype)
 
     def _builder(self, part: int, name: str | None, declared: str | None) -> FileBuilder:
         file_id = "F" + record_id(self.flow.flow_id, self.direction, self.depth, part, size=9)
@@ -69,8 +66,16 @@ class Entity:
         self.length += len(decoded)
         if self.splitter is not None:
             self.splitter.write(decoded)
-        elif self.file is not None:
-            self.file.write(decoded)
+        elif decoded:
+            self._file().write(decoded)
+
+    def _file(self) -> FileBuilder:
+        if self.file is None:
+            head, target, ctype = self.file_of
+            disposition = head.get("content-disposition")
+            name = (filename(disposition) if disposition else None) or name_from_target(target)
+            self.file = self._builder(0, name, ctype)
+        return self.file
 
     def gap(self, size: int) -> None:
         """Bytes of the body were never seen: a decoder cannot go on; a plain file has a hole
@@ -78,9 +83,9 @@ class Entity:
         add_problem(self.problems, "body_gap")
         if self.decoding or self.splitter is not None:
             self.stopped = True
-        elif self.file is not None and not self.stopped:
+        elif not self.stopped:
             self.length += size
-            self.file.gap(size)
+            self._file().gap(size)
 
     def finish(self) -> list[FileSeen]:
         builders = self.splitter.finish() if self.splitter is not None else [self.file]

@@ -17,7 +17,7 @@ class FileBuilder:
     """One file in the making; ``write`` its bytes in order, then ``finish``."""
 
     __slots__ = ("cut", "declared", "direction", "file_id", "flow", "hashes", "head", "keep",
-                 "missing", "name", "size", "ts_ns")  # fmt: skip
+                 "kept", "missing", "name", "size", "ts_ns")  # fmt: skip
 
     def __init__(
         self, flow: FlowRef, direction: Direction, file_id: str, ts_ns: int, *,
@@ -30,7 +30,8 @@ class FileBuilder:
         self.name = clean_name(name)
         self.declared = declared
         self.keep = keep
-        self.head = bytearray()
+        self.head: list[bytes] = []  # the first ``keep`` bytes, in pieces
+        self.kept = 0
         self.size = 0
         self.missing = 0
         self.cut = False  # decoding stopped early (budget or corrupt coding)
@@ -46,25 +47,28 @@ class FileBuilder:
         self.size += len(data)
         for h in self.hashes:
             h.update(data)
-        room = self.keep - len(self.head)
+        room = self.keep - self.kept
         if room > 0:
-            self.head += data[:room]
+            piece = data[:room] if room < len(data) else data
+            self.head.append(piece)
+            self.kept += len(piece)
 
     def gap(self, size: int) -> None:
         """Bytes never seen: counted; zeros stand for them in the kept bytes so that offsets in
         ``data`` stay the file's offsets. (The hashes are then those of what was seen.)"""
         self.missing += size
         self.size += size
-        room = self.keep - len(self.head)
+        room = self.keep - self.kept
         if room > 0:
-            self.head += bytes(min(room, size))
+            self.head.append(bytes(min(room, size)))
+            self.kept += min(room, size)
 
     def finish(self) -> FileSeen | None:
         """The file's fact; None for a file without a byte (an empty body is not a file)."""
         if not self.size:
             return None
         md5, sha1, sha256 = (h.hexdigest() for h in self.hashes)
-        data = bytes(self.head)
+        data = self.head[0] if len(self.head) == 1 else b"".join(self.head)
         return FileSeen(
             flow=self.flow, ts_ns=self.ts_ns, file_id=self.file_id, source="HTTP",
             direction=self.direction, name=self.name,

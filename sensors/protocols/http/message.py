@@ -29,16 +29,20 @@ class Head:
     first: tuple[str, str, str]
     headers: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-    def get(self, name: str) -> str | None:
-        """The first value of a header (names compared without case)."""
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+    _index: dict[str, list[str]] | None = None
 
     def values(self, name: str) -> list[str]:
-        return [v for k, v in self.headers if k.lower() == name]
+        """Every value of a header, in order (``name`` in lower case)."""
+        if self._index is None:
+            self._index = {}
+            for key, value in self.headers:
+                self._index.setdefault(key.lower(), []).append(value)
+        return self._index.get(name, [])
+
+    def get(self, name: str) -> str | None:
+        """The first value of a header (``name`` in lower case)."""
+        found = self.values(name)
+        return found[0] if found else None
 
 
 def request_line(line: bytes) -> tuple[str, str, str] | None:
@@ -70,6 +74,25 @@ def status_line(line: bytes) -> tuple[str, str, str] | None:
     if m is None:
         return None
     return f"{int(m[1])}.{int(m[2])}", m[3].decode(), text(m[4] or b"")
+
+
+#: A well-formed field line (RFC 9112 section 5): name, colon, value without surrounding space.
+_FIELD = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*\r?$", re.M)
+
+
+def header_block(
+    block: bytes, max_headers: int, max_line: int, problems: list[str]
+) -> list[tuple[str, str]]:
+    """Header fields of the lines of a head after its start line. Well-formed heads (nearly
+    all) take one regular expression over the whole block; others go line by line."""
+    if not block:
+        return []
+    if len(block) <= max_line:
+        txt = text(block)
+        found = _FIELD.findall(txt)
+        if len(found) == txt.count("\n") + 1 and len(found) <= max_headers:
+            return found
+    return header_fields(block.split(b"\n"), max_headers, max_line, problems)
 
 
 def header_fields(

@@ -31,7 +31,7 @@ from sensors.protocols.http.framing import ChunkedFramer, CloseFramer, Framer, L
 from sensors.protocols.http.message import (
     Head,
     add_problem,
-    header_fields,
+    header_block,
     is_version,
     request_line,
     status_line,
@@ -227,10 +227,10 @@ class HttpParser(StreamParser):
         return "head"
 
     def _head_done(self, side: _Side, block: bytes, facts: ContentFacts) -> None:
-        lines = block.split(b"\n")
-        first = lines[0].rstrip(b"\r")
+        first, _, rest = block.partition(b"\n")
+        first = first.rstrip(b"\r")
         problems: list[str] = []
-        fields = header_fields(lines[1:], self.limits.max_headers, self.limits.max_line, problems)
+        fields = header_block(rest, self.limits.max_headers, self.limits.max_line, problems)
         side.seen = True
         if side is self._req:
             found = request_line(first)
