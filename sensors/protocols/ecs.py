@@ -8,11 +8,13 @@ replayed batch replaces its records in a store instead of doubling them.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from cityshield.ids import record_id
@@ -27,6 +29,7 @@ from sensors.events import (
     TlsSeen,
 )
 from sensors.flows.ecs import iso
+from sensors.protocols.tls.certificate import load_certificate, warnings_as_problems
 from sensors.protocols.tls.dn import openssl_dn
 
 
@@ -181,51 +184,72 @@ def tls_document(r: TlsSeen, observer: str) -> dict[str, Any]:
 def x509_document(c: CertificateSeen, observer: str) -> dict[str, Any]:
     doc_id = record_id("x509", c.flow.flow_id, c.role, c.position, c.sha256)
     doc = _base("x509", "cityshield.x509", doc_id, c.ts_ns, c.flow, observer)
-    info: dict[str, Any] = {}
-    try:
-        cert = x509.load_der_x509_certificate(c.der)
-        info = x509_fields(cert)
-    except ValueError as exc:  # a certificate that does not parse is still a fact
-        info = {"parse_error": str(exc)[:200]}
-    doc["x509"] = info
+    problems: list[str] = []
+    cert = load_certificate(c.der, problems)
+    # A certificate that does not parse is still a fact: its hash and where it was seen.
+    if cert is None:
+        doc["x509"] = {"parse_error": problems[-1]}
+    else:
+        with warnings_as_problems(problems):
+            doc["x509"] = x509_fields(cert, problems)
     doc["tls"] = {c.role: {"hash": {"sha256": c.sha256.upper()}}}
     doc["cityshield"]["x509"] = {"position": c.position, "chain_length": c.chain_length,
-                                 "server_name": c.server_name, "role": c.role}  # fmt: skip
+                                 "server_name": c.server_name, "role": c.role,
+                                 "problems": problems}  # fmt: skip
     return doc
 
 
-def x509_fields(cert: x509.Certificate) -> dict[str, Any]:
-    """ECS ``x509.*`` fields of a parsed certificate."""
-    out: dict[str, Any] = {
-        "serial_number": format(cert.serial_number, "X"),
-        "subject": {"distinguished_name": openssl_dn(cert.subject)},
-        "issuer": {"distinguished_name": openssl_dn(cert.issuer)},
-        "not_before": _when(cert.not_valid_before_utc),
-        "not_after": _when(cert.not_valid_after_utc),
-        "version_number": str(cert.version.value + 1),
-    }
-    for part, name in ((out["subject"], cert.subject), (out["issuer"], cert.issuer)):
-        for oid, field in ((x509.NameOID.COMMON_NAME, "common_name"),
-                           (x509.NameOID.ORGANIZATION_NAME, "organization"),
-                           (x509.NameOID.COUNTRY_NAME, "country")):  # fmt: skip
-            values = [str(a.value) for a in name.get_attributes_for_oid(oid)]
-            if values:
-                part[field] = values
-    with contextlib.suppress(ValueError):
+#: What reading a field of a hostile certificate can raise: cryptography parses lazily, so a
+#: malformed subject or extension only fails when it is read.
+_CERT_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
+
+
+def x509_fields(cert: x509.Certificate, problems: list[str] | None = None) -> dict[str, Any]:
+    """ECS ``x509.*`` fields of a parsed certificate; a field that does not parse is left out
+    and its error appended to ``problems``."""
+    out: dict[str, Any] = {}
+    errors: list[str] = [] if problems is None else problems
+
+    def read(name: str, get: Callable[[], Any]) -> None:
+        try:
+            out[name] = get()
+        except _CERT_ERRORS as exc:
+            errors.append(f"{name}: {exc}"[:200])
+
+    read("serial_number", lambda: format(cert.serial_number, "X"))
+    read("subject", lambda: _name(cert.subject))
+    read("issuer", lambda: _name(cert.issuer))
+    read("not_before", lambda: _when(cert.not_valid_before_utc))
+    read("not_after", lambda: _when(cert.not_valid_after_utc))
+    read("version_number", lambda: str(cert.version.value + 1))
+    with contextlib.suppress(*_CERT_ERRORS):
         out["signature_algorithm"] = cert.signature_algorithm_oid._name
     try:
         key = cert.public_key()
         out["public_key_algorithm"], size = _key(key)
         if size:
             out["public_key_size"] = size
-    except (ValueError, TypeError):
+    except _CERT_ERRORS:  # keys cryptography cannot load
         pass
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         out["alternative_names"] = [str(v) for v in san.get_values_for_type(x509.DNSName)]
-    except (x509.ExtensionNotFound, ValueError):
+    except x509.ExtensionNotFound:
         pass
+    except _CERT_ERRORS as exc:
+        errors.append(f"extensions: {exc}"[:200])
     return out
+
+
+def _name(name: x509.Name) -> dict[str, Any]:
+    part: dict[str, Any] = {"distinguished_name": openssl_dn(name)}
+    for oid, field in ((x509.NameOID.COMMON_NAME, "common_name"),
+                       (x509.NameOID.ORGANIZATION_NAME, "organization"),
+                       (x509.NameOID.COUNTRY_NAME, "country")):  # fmt: skip
+        values = [str(a.value) for a in name.get_attributes_for_oid(oid)]
+        if values:
+            part[field] = values
+    return part
 
 
 def _when(value: datetime) -> str:

@@ -219,8 +219,9 @@ def parse_server_hello(body: bytes) -> ServerHello:
     r = _Reader(body, "ServerHello")
     version = r.u16("legacy_version")
     random = r.take(32, "random")
-    if version >> 8 == 0x7F and (version & 0xFF) < 22:
-        # TLS 1.3 drafts before 22 dropped the session id and compression from ServerHello.
+    if version == 0x0304 or (version >> 8 == 0x7F and (version & 0xFF) < 22):
+        # TLS 1.3 drafts before 22 put their version in this field (0x7fNN, or 0x0304 in early
+        # implementations) and had no session id or compression; RFC 8446 keeps 0x0303 here.
         session_id, cipher, compression = b"", r.u16("cipher_suite"), 0
     else:
         session_id = r.vector(1, "legacy_session_id")

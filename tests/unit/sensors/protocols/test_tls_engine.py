@@ -74,6 +74,7 @@ def test_ecs_documents_for_tls_and_x509(tmp_path: Path) -> None:
         "chain_length": 2,
         "server_name": "portal.city.example",
         "role": "server",
+        "problems": [],
     }
     assert (
         ca["tls"]["server"]["hash"]["sha256"] == tls["cityshield"]["tls"]["chain_sha256"][1].upper()

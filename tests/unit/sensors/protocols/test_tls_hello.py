@@ -102,11 +102,13 @@ def test_server_hello_tls13_alpn_and_retry() -> None:
     assert bad.negotiated == 0x0303 and "malformed_supported_versions" in bad.problems
 
 
-def test_server_hello_of_an_early_tls13_draft() -> None:
-    """Drafts before 22 had no session id or compression in ServerHello."""
-    body = struct.pack("!H", 0x7F12) + bytes(32) + struct.pack("!H", 0x1301) + u16(b"")
+@pytest.mark.parametrize("version", [0x7F12, 0x0304])
+def test_server_hello_of_an_early_tls13_draft(version: int) -> None:
+    """Drafts before 22 put their version (0x7fNN, or 0x0304 in early implementations) in the
+    version field and had no session id or compression in ServerHello."""
+    body = struct.pack("!H", version) + bytes(32) + struct.pack("!H", 0x1301) + u16(b"")
     s = parse_server_hello(body)
-    assert (s.version, s.cipher, s.session_id) == (0x7F12, 0x1301, b"")
+    assert (s.version, s.cipher, s.session_id, s.negotiated) == (version, 0x1301, b"", version)
 
 
 def test_sslv2_client_hello() -> None:
