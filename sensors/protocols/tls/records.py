@@ -3,8 +3,8 @@
 Bytes arrive in pieces of any size. Record bodies are never buffered: a handshake record's bytes
 go straight to the handshake-message assembler (messages may span records, and several may
 share one), an alert's two bytes are read, and everything encrypted is skipped by counting. What
-stays in memory is at most a cut record header and one unfinished handshake message (bounded by
-``MAX_HANDSHAKE``), so a connection costs a few hundred bytes plus that message.
+stays in memory is at most a cut record header and one unfinished hello or Certificate message
+(bounded by ``MAX_HANDSHAKE``), so a connection costs a few hundred bytes plus that message.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ MAX_RECORD = 2**14 + 2048
 #: The largest handshake message kept: hellos are a few kilobytes (post-quantum key shares
 #: included) and certificate chains a few tens; larger ones are dropped and counted.
 MAX_HANDSHAKE = 64 * 1024
+#: Handshake messages held until whole because they are read (ClientHello, ServerHello,
+#: Certificate); the others are passed over as they arrive.
+KEPT = frozenset({1, 2, 11})
 #: An SSL 2.0 record (RFC 6101 appendix E) has a two-byte header; its length is 15 bits.
 MAX_SSLV2_RECORD = 0x7FFF
 _PROTECTION = (CHANGE_CIPHER_SPEC, APPLICATION_DATA, TLS12_CID)
@@ -146,7 +149,8 @@ class RecordReader:
             # Wait, without copying, until the message is whole: tiny pieces cost O(n) in all.
             buf += chunk
             if len(buf) < 4 or (
-                len(buf) < 4 + int.from_bytes(buf[1:4], "big") <= 4 + MAX_HANDSHAKE
+                buf[0] in KEPT
+                and len(buf) < 4 + int.from_bytes(buf[1:4], "big") <= 4 + MAX_HANDSHAKE
             ):
                 return
             data = bytes(buf)
@@ -166,6 +170,9 @@ class RecordReader:
                 pos = end
                 continue
             if end > n:
+                if msg_type not in KEPT:  # not read: dropped as it comes, never held
+                    self.drop = end - n
+                    return
                 break
             self.sink.handshake_message(self, msg_type, data[pos + 4 : end])
             pos = end

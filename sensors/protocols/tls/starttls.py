@@ -7,8 +7,8 @@ Rather than a clear-text parser per protocol, each direction is searched for whe
 record begins (the 11 bytes of a record header, a ClientHello or ServerHello header and a 3.x
 version, with their lengths in range: Zeek's dynamic protocol detection uses the same kind of
 signature); from there on that direction's bytes go to a ``TlsParser``. A direction that shows no
-hello within ``MAX_CLEARTEXT`` bytes is no longer searched, and a connection where neither does
-stops this parser. The search is one regular expression over each piece (C speed).
+hello within ``MAX_CLEARTEXT`` bytes stops this parser (unless the other direction has already
+switched). The search is one regular expression over each piece (C speed).
 
 The content stage needs no change for this: the connection's parser is this one from the start,
 and it hands the bytes on itself.
@@ -55,8 +55,10 @@ class StartTlsParser(StreamParser):
         if found is None:
             self._searched[direction] = searched + len(text) - len(tail)
             self._tail[direction] = text[-_KEEP:]
-            if all(n >= MAX_CLEARTEXT for n in self._searched.values()):
-                raise ParserError(f"no TLS hello in the first {MAX_CLEARTEXT} bytes either way")
+            if self._searched[direction] >= MAX_CLEARTEXT and not any(self._switched.values()):
+                # The client starts TLS early in the exchange; 64 KiB of clear text on either
+                # side without a hello means this connection is not going to.
+                raise ParserError(f"no TLS hello in the first {MAX_CLEARTEXT} bytes ({direction})")
             return
         self._switched[direction] = True
         self._tail[direction] = b""

@@ -237,6 +237,20 @@ def test_buffers_stay_bounded_whatever_the_pieces() -> None:
     assert len(p._resp.message) > MAX_HANDSHAKE - 1000  # it did wait for the rest
 
 
+def test_messages_not_read_are_never_held() -> None:
+    """A 60 KiB ServerKeyExchange fed byte by byte is passed over; the ServerHello after it is
+    still read."""
+    p = parser()
+    facts = ContentFacts()
+    p.feed("orig", record(HANDSHAKE, handshake(1, browser_hello()), TLS10), 1, facts)
+    flight = records(HANDSHAKE, handshake(12, bytes(60_000)) + handshake(2, server_hello()), 16384)
+    for i in range(len(flight)):
+        p.feed("resp", flight[i : i + 1], 2, facts)
+        assert len(p._resp.message) < 200
+    p.close(3, facts)
+    assert facts.tls[0].cipher == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+
+
 def test_too_many_certificates_keeps_the_first_ones() -> None:
     leaf, _ = chain()
     flights: Flights = [

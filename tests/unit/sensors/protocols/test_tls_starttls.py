@@ -64,12 +64,19 @@ def test_other_protocols_that_switch_to_tls(before: Flights) -> None:
 def test_a_connection_that_never_switches_stops_the_parser() -> None:
     parser = StartTlsParser(flow(25), ParserLimits())
     facts = ContentFacts()
-    line = b"250 Ok\r\n" * 1000
-    with pytest.raises(ParserError, match="no TLS hello"):
-        for i in range(MAX_CLEARTEXT // len(line) + 2):
-            parser.feed("orig", line, i, facts)
-            parser.feed("resp", line, i, facts)
+    parser.feed("resp", b"220 mail ESMTP\r\n", 0, facts)
+    mail = b"DATA\r\n" + b"Dear citizen, ...\r\n" * 5000
+    with pytest.raises(ParserError, match="no TLS hello in the first 65536 bytes \\(orig\\)"):
+        for i in range(0, len(mail), 1460):
+            parser.feed("orig", mail[i : i + 1460], i, facts)
     assert facts.tls == []
+
+
+def test_the_other_direction_may_still_switch_once_one_has() -> None:
+    parser = StartTlsParser(flow(25), ParserLimits())
+    tls = tls12_session()
+    facts = run(parser, [tls[0], ("resp", b"x" * (MAX_CLEARTEXT + 10)), *tls[1:]])
+    assert facts.tls[0].server_name == "portal.city.example" and facts.tls[0].version is None
 
 
 def test_a_gap_in_clear_text_does_not_stop_the_search() -> None:
