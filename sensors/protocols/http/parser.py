@@ -393,16 +393,17 @@ class HttpParser(StreamParser):
         return CloseFramer(_drop, problems)
 
     def _coded(self, head: Head, problems: list[str]) -> Framer | None:
-        """A framer for a message with Transfer-Encoding: chunked when chunked is the last
-        coding; the end of the connection otherwise (RFC 9112 section 6.3, rules 3 and 4)."""
+        """A framer for a message with Transfer-Encoding: chunked when "chunked" is among the
+        codings, wherever (RFC 9112 section 6.3 wants it last; browsers and servers that take it
+        anywhere make the rest an evasion), else the end of the connection (rule 4)."""
         values = head.values("transfer-encoding")
         codings = [c.strip().lower() for v in values for c in v.split(",") if c.strip()]
         if not codings:
             return None
         if head.values("content-length"):
             add_problem(problems, "transfer_encoding_and_content_length")  # smuggling
-        if codings[-1] == "chunked":
-            if len(codings) > 1:
+        if "chunked" in codings:
+            if codings != ["chunked"]:
                 add_problem(problems, "transfer_coding_not_only_chunked")
             return ChunkedFramer(_drop, problems)
         add_problem(problems, "transfer_coding_not_chunked")
