@@ -17,7 +17,11 @@ from cityshield.clock import Clock, SystemClock
 from cityshield.errors import ConfigError
 from detectors import registry
 from detectors.base import Detector
+from detectors.certificates import CertificateDetector
 from detectors.pipeline import DetectionPipeline
+from pki.fetch import HttpFetcher
+from pki.registry import RegistryService, open_registry
+from pki.revocation import RevocationCache
 from pki.service import PkiService, build_service
 from sensors.engine import SensorEngine
 
@@ -76,6 +80,7 @@ def build_pipeline(
 ) -> DetectionPipeline:
     detectors = build_detectors(settings)
     attach_rules(detectors, rules_path(settings))  # YARA rule packs: compiled, then reloading
+    attach_certificate_checks(detectors, settings)
     aggregation = settings.aggregation
     if service_db is not None:
         # Aggregation keys analysts set per rule through the API take precedence over the file.
@@ -102,6 +107,29 @@ def build_alert_filter(
 def build_pki(settings: Settings, clock: Clock | None = None) -> PkiService:
     """The PKI checks: trust stores from ``[pki.trust.*]``, one revocation cache."""
     return build_service(settings.pki, clock or SystemClock())
+
+
+def build_registry(
+    settings: Settings, pki: PkiService | None = None, clock: Clock | None = None
+) -> RegistryService:
+    """The credential registry (``[pki.registry]``) over the PKI checks, with the city CA."""
+    clock = clock or SystemClock()
+    return open_registry(settings.pki, pki or build_pki(settings, clock), clock)
+
+
+def attach_certificate_checks(detectors: list[Detector[Any]], settings: Settings) -> None:
+    """The passive certificate detector's revocation cache, and the credential registry when one
+    exists already (a sensor without it only checks chains)."""
+    for detector in detectors:
+        if isinstance(detector, CertificateDetector):
+            clock = SystemClock()
+            cache = RevocationCache(HttpFetcher(settings.pki.fetch), clock, settings.pki.cache)
+            path = settings.pki.registry.path
+            registry = None
+            if path != ":memory:" and Path(path).is_file():
+                checks = build_pki(settings, clock)
+                registry = open_registry(settings.pki, checks, clock, with_ca=False)
+            detector.attach(revocation=cache, registry=registry)
 
 
 def build_engine(settings: Settings) -> SensorEngine:

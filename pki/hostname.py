@@ -9,8 +9,15 @@ whole leftmost label and matches one label (section 6.3).
 from __future__ import annotations
 
 import ipaddress
+import re
+from typing import Annotated
 
 from cryptography import x509
+from pydantic import AfterValidator
+
+#: One label of a host name as resolvers take it: letters, digits, hyphens (RFC 1123 section 2.1),
+#: and the underscores that internal names often carry.
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
 def matches_host(cert: x509.Certificate, host: str) -> bool:
@@ -47,3 +54,25 @@ def _dns_match(pattern: str, wanted: list[str]) -> bool:
         # Not on a bare public suffix or a single label: "*.com" names nobody legitimately.
         return len(labels) > 2 and labels[1:] == wanted[1:]
     return labels == wanted
+
+
+def endpoint_host(value: str) -> str:
+    """A host to connect to, normalised: an IP address, or a DNS name (IDNA-encoded, lower case,
+    without the root dot). A ``ValueError`` says what is wrong (pydantic turns it into a 422)."""
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    name = text.rstrip(".").lower()
+    try:
+        name = name if name.isascii() else name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("not a host name IDNA can encode") from None
+    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
+        raise ValueError("not a host name (letters, digits, hyphens; labels of 1 to 63) or an IP")
+    return name
+
+
+#: A host name or address in a request (an endpoint to check, a registered service).
+HostName = Annotated[str, AfterValidator(endpoint_host)]

@@ -9,6 +9,7 @@ Every wait has a deadline and every read a size bound: the server may be the att
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import select
 import socket
 import time
@@ -36,6 +37,8 @@ class Handshake:
     chain: list[x509.Certificate] = field(default_factory=list)
     stapled_ocsp: bytes | None = None
     version: str | None = None
+    #: The address connected to (what alerts name as the destination).
+    peer: str | None = None
 
 
 def fetch_chain(
@@ -48,16 +51,35 @@ def fetch_chain(
 ) -> Handshake:
     where = f"{host}:{port}"
     deadline = time.monotonic() + timeout
+    address = _resolve(host, port, where)
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection((address, port), timeout=timeout)
     except OSError as exc:
         raise ProbeError(f"cannot connect: {exc.strerror or exc}", where=where) from None
     try:
         if starttls == "smtp":
             _smtp_starttls(sock, where)
-        return _handshake(sock, server_name or host, deadline, where)
+        handshake = _handshake(sock, server_name or host, deadline, where)
+        handshake.peer = address
+        return handshake
     finally:
         sock.close()
+
+
+def _resolve(host: str, port: int, where: str) -> str:
+    """The first address of ``host``; addresses no e-government service has (link-local, where
+    cloud metadata services answer; unspecified; multicast) are refused, as ``pki.fetch`` does."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ProbeError(f"cannot resolve {host}: {exc}", where=where) from None
+    if not infos:
+        raise ProbeError(f"cannot resolve {host}", where=where)
+    address = str(infos[0][4][0]).split("%")[0]
+    ip = ipaddress.ip_address(address)
+    if ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+        raise ProbeError(f"refusing to connect to {ip}", where=where)
+    return address
 
 
 def _handshake(sock: socket.socket, server_name: str, deadline: float, where: str) -> Handshake:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 
 from cryptography import x509
@@ -20,8 +21,9 @@ from cityshield.errors import DecodeError
 from pki.checker import ChainChecker, CheckOptions
 from pki.encoding import MAX_CHAIN_CERTS, MAX_INPUT_BYTES, load_certificates
 from pki.fetch import Fetcher, HttpFetcher
+from pki.hostname import HostName
 from pki.model import Profile, Purpose, RevocationMode, Verdict
-from pki.probe import StartTls, fetch_chain
+from pki.probe import Handshake, StartTls, fetch_chain
 from pki.revocation import RevocationCache
 from pki.rfc5280 import PolicyOptions, RevocationInputs
 from pki.settings import PkiSettings
@@ -46,16 +48,24 @@ class ChainCheckRequest(_Request):
 
 
 class EndpointCheckRequest(_Request):
-    host: str = Field(min_length=1, max_length=253)
+    host: HostName = Field(min_length=1, max_length=253)
     port: int = Field(default=443, ge=1, le=65535)
-    server_name: str | None = Field(default=None, max_length=253)
+    server_name: HostName | None = Field(default=None, max_length=253)
     starttls: StartTls | None = None
 
 
+#: How an active check reaches a server: ``fetch_chain`` (the composition root, tests and the
+#: benchmark may give another, for example one that refuses to reach the network at all).
+Probe = Callable[..., Handshake]
+
+
 class PkiService:
-    def __init__(self, checker: ChainChecker, settings: PkiSettings) -> None:
+    def __init__(
+        self, checker: ChainChecker, settings: PkiSettings, probe: Probe = fetch_chain
+    ) -> None:
         self.checker = checker
         self.settings = settings
+        self.probe = probe
 
     def options(
         self,
@@ -114,7 +124,11 @@ class PkiService:
 
     def check_endpoint(self, request: EndpointCheckRequest) -> Verdict:
         """Connect, take the chain and OCSP staple, check them; ``ProbeError`` if unreachable."""
-        handshake = fetch_chain(
+        return self.probe_endpoint(request)[1]
+
+    def probe_endpoint(self, request: EndpointCheckRequest) -> tuple[Handshake, Verdict]:
+        """The handshake (chain, staple, peer address) and the verdict on its chain."""
+        handshake = self.probe(
             request.host,
             request.port,
             server_name=request.server_name,
@@ -136,11 +150,11 @@ class PkiService:
             at=request.at,
             given=given,
         )
-        return self.checker.check(handshake.chain, options)
+        return handshake, self.checker.check(handshake.chain, options)
 
 
 def build_service(
-    settings: PkiSettings, clock: Clock, fetcher: Fetcher | None = None
+    settings: PkiSettings, clock: Clock, fetcher: Fetcher | None = None, probe: Probe = fetch_chain
 ) -> PkiService:
     """Trust stores loaded from their paths (``ConfigError`` names a bad file), a shared cache."""
     stores = {
@@ -155,4 +169,4 @@ def build_service(
         cache=cache,
         clock=clock,
     )
-    return PkiService(checker, settings)
+    return PkiService(checker, settings, probe)

@@ -4,19 +4,15 @@ TLS server (``ssl`` on loopback) with good, expired, self-signed and wrong-name 
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.unit.pki.pkikit import CityPki, Credential
+from tests.unit.pki.pkikit import CityPki
+from tests.unit.pki.tlsserver import tls_server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,46 +26,9 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@contextmanager
-def tls_server(leaf: Credential, chain: list[bytes], tmp: Path) -> Iterator[int]:
-    cert_file, key_file = tmp / "server.pem", tmp / "server.key"
-    cert_file.write_bytes(leaf.pem() + b"".join(chain))
-    key_file.write_bytes(leaf.key_pem())
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield port
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
-
-
 @pytest.fixture(scope="module")
 def pki() -> CityPki:
-    import tests.unit.pki.pkikit as kit
-
-    kit.NOW = NOW  # type: ignore[misc]  # certificates valid around the real time
-    return CityPki()
+    return CityPki(now=NOW)  # certificates valid around the real time
 
 
 def test_file_json_valid_with_trust_option(pki: CityPki, tmp_path: Path) -> None:
@@ -97,8 +56,8 @@ def test_file_json_valid_with_trust_option(pki: CityPki, tmp_path: Path) -> None
 def test_live_tls_server_verdicts(pki: CityPki, tmp_path: Path, make, host, reason) -> None:  # type: ignore[no-untyped-def]
     leaf = make(pki)
     (tmp_path / "root.pem").write_bytes(pki.root.pem())
-    with tls_server(leaf, [pki.issuing.pem()], tmp_path) as port:
-        result = run(f"127.0.0.1:{port}", "--host", host, "--trust", "root.pem",
+    with tls_server(leaf, [pki.issuing], tmp_path) as server:
+        result = run(f"127.0.0.1:{server.port}", "--host", host, "--trust", "root.pem",
                      "--revocation", "off", "--json", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 4, result.stderr
     assert reason in json.loads(result.stdout)["reasons"]
@@ -107,8 +66,8 @@ def test_live_tls_server_verdicts(pki: CityPki, tmp_path: Path, make, host, reas
 def test_live_tls_server_good(pki: CityPki, tmp_path: Path) -> None:
     leaf = pki.leaf("localhost")
     (tmp_path / "root.pem").write_bytes(pki.root.pem())
-    with tls_server(leaf, [pki.issuing.pem()], tmp_path) as port:
-        result = run(f"127.0.0.1:{port}", "--host", "localhost", "--trust", "root.pem",
+    with tls_server(leaf, [pki.issuing], tmp_path) as server:
+        result = run(f"127.0.0.1:{server.port}", "--host", "localhost", "--trust", "root.pem",
                      "--revocation", "off", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "VALID" in result.stdout and "City Issuing CA" in result.stdout

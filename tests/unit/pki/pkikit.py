@@ -56,7 +56,12 @@ class Credential:
 
 
 def make_ca(
-    cn: str, issuer: Credential | None, *, path_length: int | None = None, base_url: str = ""
+    cn: str,
+    issuer: Credential | None,
+    *,
+    path_length: int | None = None,
+    base_url: str = "",
+    now: datetime = NOW,
 ) -> Credential:
     key = ec_key()
     builder = (
@@ -65,8 +70,8 @@ def make_ca(
         .issuer_name(issuer.cert.subject if issuer else name(cn))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=365))
-        .not_valid_after(NOW + timedelta(days=3650))
+        .not_valid_before(now - timedelta(days=365))
+        .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
@@ -119,6 +124,7 @@ def make_leaf(
     eku: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH,
     signature_hash: hashes.HashAlgorithm | None = None,
     self_signed: bool = False,
+    now: datetime = NOW,
 ) -> Credential:
     key = key or ec_key()
     subject = name(names[0] if names else "leaf")
@@ -134,8 +140,8 @@ def make_leaf(
         .issuer_name(subject if self_signed else issuer.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or NOW - timedelta(days=30))
-        .not_valid_after(not_after or NOW + timedelta(days=90))
+        .not_valid_before(not_before or now - timedelta(days=30))
+        .not_valid_after(not_after or now + timedelta(days=90))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
         .add_extension(
@@ -159,18 +165,22 @@ def make_leaf(
 
 @dataclass
 class CityPki:
-    """Root -> issuing CA -> leaves, revocation pointers to ``base_url``."""
+    """Root -> issuing CA -> leaves, revocation pointers to ``base_url``; validity around
+    ``now`` (tests of real processes pass the real time)."""
 
     base_url: str = ""
+    now: datetime = NOW
     root: Credential = field(init=False)
     issuing: Credential = field(init=False)
 
     def __post_init__(self) -> None:
-        self.root = make_ca("City Root CA", None)
-        self.issuing = make_ca("City Issuing CA", self.root, path_length=0, base_url=self.base_url)
+        self.root = make_ca("City Root CA", None, now=self.now)
+        self.issuing = make_ca(
+            "City Issuing CA", self.root, path_length=0, base_url=self.base_url, now=self.now
+        )
 
     def leaf(self, *names: str, **kwargs: object) -> Credential:
-        return make_leaf(self.issuing, *names, base_url=self.base_url, **kwargs)  # type: ignore[arg-type]
+        return make_leaf(self.issuing, *names, base_url=self.base_url, now=self.now, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -191,13 +201,13 @@ class Responder:
             ca,
             entries,
             number=1,
-            this_update=NOW - timedelta(hours=1),
+            this_update=self.pki.now - timedelta(hours=1),
             validity=self.crl_next_update,
         )
 
     def root_crl(self) -> bytes:
         ca = IssuingCa(self.pki.root.cert, self.pki.root.key)  # type: ignore[arg-type]
-        return issue_crl(ca, [], number=1, this_update=NOW - timedelta(hours=1))
+        return issue_crl(ca, [], number=1, this_update=self.pki.now - timedelta(hours=1))
 
     def ocsp(self, body: bytes) -> bytes:
         request = ocsp.load_der_ocsp_request(body)
@@ -214,8 +224,8 @@ class Responder:
                 serial_number=request.serial_number,
                 algorithm=request.hash_algorithm,
                 cert_status=ocsp.OCSPCertStatus.REVOKED if revoked_at else ocsp.OCSPCertStatus.GOOD,
-                this_update=NOW - timedelta(minutes=5),
-                next_update=NOW + timedelta(hours=12),
+                this_update=self.pki.now - timedelta(minutes=5),
+                next_update=self.pki.now + timedelta(hours=12),
                 revocation_time=revoked_at,
                 revocation_reason=x509.ReasonFlags.key_compromise if revoked_at else None,
             )
@@ -228,7 +238,9 @@ class Responder:
 
 
 @contextmanager
-def revocation_server(make: type[CityPki] = CityPki) -> Iterator[tuple[CityPki, Responder]]:
+def revocation_server(
+    make: type[CityPki] = CityPki, now: datetime = NOW
+) -> Iterator[tuple[CityPki, Responder]]:
     """A running CRL and OCSP server on 127.0.0.1 and a PKI whose certificates point at it."""
     holder: dict[str, Responder] = {}
 
@@ -268,7 +280,7 @@ def revocation_server(make: type[CityPki] = CityPki) -> Iterator[tuple[CityPki, 
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        pki = make(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        pki = make(base_url=f"http://127.0.0.1:{server.server_address[1]}", now=now)
         holder["r"] = Responder(pki)
         yield pki, holder["r"]
     finally:
