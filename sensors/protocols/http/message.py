@@ -108,12 +108,14 @@ def header_fields(
             add_problem(problems, "header_too_long")
             line = line[:max_line]
         if line[0] in b" \t":
-            # Obsolete line folding (RFC 9112 section 5.2): a continuation of the previous field.
+            # Obsolete line folding (RFC 9112 section 5.2): a continuation of the previous field;
+            # with no previous field, a field of its own (as some clients read it).
             add_problem(problems, "obsolete_line_folding")
             if out:
                 name, previous = out[-1]
                 out[-1] = (name, f"{previous} {text(line.strip())}")
-            continue
+                continue
+            line = line.lstrip(b" \t")
         key, colon, value = line.partition(b":")
         if not colon:
             add_problem(problems, "header_without_colon")

@@ -169,6 +169,14 @@ class HttpParser(StreamParser):
         before = len(head)
         head += data[pos : pos + MAX_HEAD + 4 - before]
         taken = len(head) - before
+        if side is self._resp and not side.seen and self._pending and self._simple(head):
+            # The first response without a status line: an HTTP/0.9 Simple-Response, the body
+            # alone, which browsers still accept (so an evasion may send one).
+            add_problem(self.problems, "http09_response")
+            self._response09(side, facts)
+            held = bytes(head)
+            head.clear()
+            return held + data[pos + taken :], 0
         if not side.checked:
             nl = head.find(b"\n")
             if nl < 0:
@@ -191,6 +199,12 @@ class HttpParser(StreamParser):
         head.clear()
         self._head_done(side, block, facts)
         return data, pos + m.end() - before
+
+    @staticmethod
+    def _simple(head: bytearray) -> bool:
+        """A response head that cannot be a status line (which starts "HTTP/")."""
+        start = head[:32].lstrip(b" \t")
+        return len(start) >= 5 and start[:5].upper() != b"HTTP/"
 
     def _head_wait(self, side: _Side, data: bytes, pos: int) -> tuple[bytes, int]:
         if len(side.head) > MAX_HEAD:

@@ -105,6 +105,20 @@ def test_http09_request_and_response() -> None:
         "GET", "/old.html", "0.9", None, 16)  # fmt: skip
 
 
+def test_a_first_response_without_status_line_is_an_http09_body() -> None:
+    facts = parse([("orig", request("GET", "/e.com")), ("resp", b"X5O!P%@AP no headers at all")])
+    (h,) = facts.http
+    assert (h.uri, h.status, h.response_body_len) == ("/e.com", None, 27)
+    assert facts.files[0].data == b"X5O!P%@AP no headers at all"
+    assert "http09_response" in h.problems
+
+
+def test_a_folded_line_with_nothing_to_continue_is_a_field() -> None:
+    wire = b"HTTP/1.1 200 ok\r\n Transfer-Encoding: chunked\r\n\r\n" + chunked(b"abcdefghij", 3)
+    facts = parse([("orig", request()), ("resp", wire)])
+    assert facts.files[0].data == b"abcdefghij"
+
+
 def test_lenient_heads_are_read_and_their_deviations_named() -> None:
     wire = (b"GET  /a%20b   HTTP/1.1\nHost : portal\nX-Long: one\n two\nbroken line\n"
             b"Transfer-Encoding: chunked\nContent-Length: 3\n\n0\n\n")  # fmt: skip
