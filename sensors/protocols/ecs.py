@@ -138,6 +138,8 @@ def file_document(f: FileSeen, observer: str) -> dict[str, Any]:
     doc["file"] = file
     doc["cityshield"]["file"] = {"source": f.source, "direction": f.direction,
                                  "truncated": f.truncated}  # fmt: skip
+    if f.missing_bytes:
+        doc["cityshield"]["file"]["missing_bytes"] = f.missing_bytes
     return doc
 
 
