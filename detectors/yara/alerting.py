@@ -165,7 +165,7 @@ def stream_alert(
         },
     }
     towards = "to server" if chunk.direction == "orig" else "to client"
-    where = f"{chunk.protocol or 'TCP'} stream {towards}"
+    where = f"{(chunk.protocol or 'TCP').upper()} stream {towards}"
     return Alert.raised(
         rule=_rule_ref(m),
         severity=severity_of(m.meta),
@@ -215,7 +215,7 @@ def file_alert(
         "file": file_json(f),
     }
     what = "upload" if f.direction == "orig" else "download"
-    where = f"{f.source} {what} {f.name or f.sha256[:16]}"
+    where = f"{f.source} {what} " + (repr(f.name) if f.name else f"sha256 {f.sha256[:16]}")
     return Alert.raised(
         rule=_rule_ref(m),
         severity=severity_of(m.meta),
