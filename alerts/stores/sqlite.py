@@ -39,6 +39,7 @@ from alerts.stores.buckets import AggregateBy, AlertBucket
 from alerts.stores.records import RecordKind, check_kind, record_doc_id
 from alerts.stores.sqlite_buckets import aggregate
 from alerts.stores.sqlite_query import (
+    BUMP_SPAN,
     INSERT_FLOW,
     UPSERT_ALERT,
     alert_row,
@@ -62,6 +63,9 @@ _ID_CHUNK = 500
 
 
 _first = itemgetter(0)
+#: Positions of first_seen and last_seen in ``alert_row``; keys of the longest spans stored.
+_FIRST, _LAST = 5, 6
+_ALERT_SPAN, _FLOW_SPAN = "alert_max_span_us", "flow_max_span_us"
 
 
 class SqliteStoreSettings(Section):
@@ -125,6 +129,7 @@ class SqliteAlertStore(AlertStore):
                 alert_row(refresh(stored[i], a) if i in stored else a) for i, a in incoming.items()
             ]
             db.executemany(UPSERT_ALERT, rows)
+            db.execute(BUMP_SPAN, (_ALERT_SPAN, max(r[_LAST] - r[_FIRST] for r in rows)))
             # A new alert keeps the triage it came with (a refresh keeps the stored one).
             db.executemany(
                 "INSERT OR IGNORE INTO alert_tags (tag, alert_id) VALUES (?, ?)",
@@ -140,9 +145,11 @@ class SqliteAlertStore(AlertStore):
         return found[alert_id]
 
     def query_alerts(self, query: AlertQuery) -> AlertPage:
-        where = alert_where(query)
-        sql = where.statement("SELECT doc FROM alerts", " ORDER BY last_seen DESC, id DESC LIMIT ?")
-        with self._read() as db:
+        with self._snapshot() as db:
+            where = alert_where(query, max_span_us=_span(db, _ALERT_SPAN))
+            sql = where.statement(
+                "SELECT doc FROM alerts", " ORDER BY last_seen DESC, id DESC LIMIT ?"
+            )
             docs = db.execute(sql, [*where.params, query.limit + 1]).fetchall()
         items = [self._alert(doc) for (doc,) in docs[: query.limit]]
         more = len(docs) > query.limit
@@ -152,8 +159,8 @@ class SqliteAlertStore(AlertStore):
         )
 
     def count_alerts(self, query: AlertQuery) -> int:
-        where = alert_where(query, keyset=False)
-        with self._read() as db:
+        with self._snapshot() as db:
+            where = alert_where(query, keyset=False, max_span_us=_span(db, _ALERT_SPAN))
             row = db.execute(
                 where.statement("SELECT count(*) FROM alerts"), where.params
             ).fetchone()
@@ -271,8 +278,9 @@ class SqliteAlertStore(AlertStore):
         interval: timedelta | None = None,
         size: int = 10,
     ) -> list[AlertBucket]:
-        with self._read() as db:
-            return aggregate(db, query, by, interval=interval, size=size)
+        with self._snapshot() as db:
+            span = _span(db, _ALERT_SPAN)
+            return aggregate(db, query, by, interval=interval, size=size, max_span_us=span)
 
     def add_records(self, kind: RecordKind, docs: Iterable[Mapping[str, Any]]) -> int:
         kind = check_kind(kind)
@@ -319,6 +327,7 @@ class SqliteAlertStore(AlertStore):
                 # Inserting in key order keeps the primary-key B-tree's writes local.
                 rows.sort(key=_first)
                 db.executemany(INSERT_FLOW, rows)
+                db.execute(BUMP_SPAN, (_FLOW_SPAN, max(r[2] - r[1] for r in rows)))
                 added += len(rows)
         return added
 
@@ -331,9 +340,9 @@ class SqliteAlertStore(AlertStore):
         return doc
 
     def query_flows(self, query: FlowQuery) -> list[dict[str, Any]]:
-        where = flow_where(query)
-        sql = where.statement("SELECT doc FROM flows", " ORDER BY end_us DESC, id DESC LIMIT ?")
-        with self._read() as db:
+        with self._snapshot() as db:
+            where = flow_where(query, max_span_us=_span(db, _FLOW_SPAN))
+            sql = where.statement("SELECT doc FROM flows", " ORDER BY end_us DESC, id DESC LIMIT ?")
             rows = db.execute(sql, [*where.params, query.limit]).fetchall()
         return [json.loads(doc) for (doc,) in rows]
 
@@ -370,6 +379,18 @@ class SqliteAlertStore(AlertStore):
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._errors():
             yield self._db
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: the longest span and the query that relies on it see the same
+        state, even while another process writes."""
+        with self._read() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    db.execute("COMMIT")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -456,3 +477,8 @@ def _record_time(doc: Mapping[str, Any], default: int) -> int:
     if at.tzinfo is None:
         raise ValueError(f"@timestamp without a time zone: {stamp!r}")
     return micros(at)
+
+
+def _span(db: sqlite3.Connection, key: str) -> int:
+    row = db.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
+    return int(row[0]) if row else 0

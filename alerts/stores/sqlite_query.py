@@ -156,12 +156,25 @@ class Where:
         return f"{head}{self.sql}{tail}"
 
 
-def _common(query: RecordQuery, first: str, last: str, *, keyset: bool) -> Where:
+#: Upserting the longest span seen: store_meta holds the maximum over every write.
+BUMP_SPAN = """
+    INSERT INTO store_meta (key, value) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)
+"""
+
+
+def _common(
+    query: RecordQuery, first: str, last: str, *, keyset: bool, max_span_us: int | None
+) -> Where:
     where = Where()
     if query.start is not None:
         where.add(f"{last} >= ?", micros(query.start))
     if query.end is not None:
         where.add(f"{first} <= ?", micros(query.end))
+        if max_span_us is not None:
+            # Implied by the line above for every stored record (last - first <= the longest
+            # span stored), and it bounds the range scanned on the (last, id) index.
+            where.add(f"{last} <= ?", micros(query.end) + max_span_us)
     network = query.network()
     if network is not None:
         low, high = network_range(network)
@@ -177,8 +190,8 @@ def _common(query: RecordQuery, first: str, last: str, *, keyset: bool) -> Where
     return where
 
 
-def alert_where(query: AlertQuery, *, keyset: bool = True) -> Where:
-    where = _common(query, "first_seen", "last_seen", keyset=keyset)
+def alert_where(query: AlertQuery, *, keyset: bool = True, max_span_us: int | None = None) -> Where:
+    where = _common(query, "first_seen", "last_seen", keyset=keyset, max_span_us=max_span_us)
     if query.severities is not None:
         where.one_of("severity", [s.rank for s in query.severities])
     if query.min_severity is not None:
@@ -202,8 +215,8 @@ def alert_where(query: AlertQuery, *, keyset: bool = True) -> Where:
     return where
 
 
-def flow_where(query: FlowQuery, *, keyset: bool = True) -> Where:
-    where = _common(query, "start_us", "end_us", keyset=keyset)
+def flow_where(query: FlowQuery, *, keyset: bool = True, max_span_us: int | None = None) -> Where:
+    where = _common(query, "start_us", "end_us", keyset=keyset, max_span_us=max_span_us)
     if query.transport is not None:
         where.add("transport = ?", query.transport)
     if query.conn_state is not None:
