@@ -40,7 +40,7 @@ async def run(
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=600) as http:
         first = await http.get("/api/v1/alerts", params={"limit": 50})
         first.raise_for_status()
         cursor = first.json()["next_cursor"]
