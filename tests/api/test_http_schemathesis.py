@@ -36,7 +36,9 @@ CHECKS = [
 ]
 #: Logging out would revoke the token every later request is made with.
 SKIPPED = {"POST /api/v1/auth/logout"}
-ONLY = os.environ.get("ONLY_OP")
+#: PKI checks connect out (endpoints, CRL and OCSP URLs from the certificates): generated hosts
+#: and URLs must never become traffic off this machine. Their tests are the PKI package's.
+SKIPPED_PREFIXES = ("/api/v1/pki/",)
 
 
 def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
@@ -52,7 +54,7 @@ def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         for result in schema.get_all_operations():
             operation = result.ok()
-            if operation.label in SKIPPED or (ONLY and operation.label != ONLY):
+            if operation.label in SKIPPED or operation.path.startswith(SKIPPED_PREFIXES):
                 continue
             operations += 1
             cases = st.one_of(
