@@ -14,13 +14,13 @@ from sensors.protocols.base import DatagramParser, StreamParser
 from sensors.protocols.dns import DnsDatagramParser, DnsStreamParser
 from sensors.protocols.http import HttpParser
 from sensors.protocols.ssh import SshParser
-from sensors.protocols.tls import StartTlsParser, TlsParser
+from sensors.protocols.tls import QuicParser, StartTlsParser, TlsParser
 
 STREAM_PARSERS: dict[str, type[StreamParser]] = {
     "dns": DnsStreamParser, "ssh": SshParser, "tls": TlsParser, "starttls": StartTlsParser,
     "http": HttpParser,
 }  # fmt: skip
-DATAGRAM_PARSERS: dict[str, type[DatagramParser]] = {"dns": DnsDatagramParser}
+DATAGRAM_PARSERS: dict[str, type[DatagramParser]] = {"dns": DnsDatagramParser, "quic": QuicParser}
 
 
 def register_stream(parser: type[StreamParser]) -> None:
@@ -46,8 +46,9 @@ STREAM_PORTS = {
 }  # fmt: skip
 #: Two-byte record header, CLIENT-HELLO (1), then version 2.0 or 3.0-3.3.
 _SSLV2_HELLO = re.compile(rb"[\x80-\xff].\x01(?:\x00\x02|\x03[\x00-\x03])", re.S)
-#: NetBIOS name service (137) speaks DNS's message format (RFC 1002 section 4.2).
-DATAGRAM_PORTS = {53: "dns", 137: "dns", 5353: "dns", 5355: "dns"}
+#: NetBIOS name service (137) speaks DNS's message format (RFC 1002 section 4.2); QUIC runs on 443
+#: (HTTP/3) and 853 (DNS over QUIC, RFC 9250).
+DATAGRAM_PORTS = {53: "dns", 137: "dns", 5353: "dns", 5355: "dns", 443: "quic", 853: "quic"}
 
 
 def sniff(direction: Direction, head: bytes) -> str | None:

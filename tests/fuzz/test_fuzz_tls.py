@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "sensors"))
-from tlskit import chain, flow, tls12_session, tls13_session
+from tlskit import RFC_CLIENT_INITIAL, RFC_SERVER_INITIAL, chain, flow, tls12_session, tls13_session
 
 from sensors.events import CertificateSeen, ContentFacts, Direction, FlowRef
 from sensors.protocols.base import ParserError, ParserLimits
@@ -24,6 +24,7 @@ from sensors.protocols.tls.hello import (
     parse_sslv2_client_hello,
 )
 from sensors.protocols.tls.parser import MAX_CERTIFICATES, TlsParser
+from sensors.protocols.tls.quic import MAX_CRYPTO, QuicParser
 from sensors.protocols.tls.records import MAX_HANDSHAKE, MAX_SSLV2_RECORD
 from sensors.protocols.tls.starttls import StartTlsParser
 
@@ -96,3 +97,34 @@ def test_mutated_certificates_become_documents(der: bytes, changes: list[tuple[i
     bad = mutate(der, changes, cut)
     doc = x509_document(CertificateSeen(REF, 0, bad, "00" * 32, 0, 1, None), "fuzz")
     assert "x509" in doc and isinstance(doc["cityshield"]["x509"]["problems"], list)
+
+
+def drive_quic(datagrams: list[tuple[Direction, bytes]]) -> None:
+    parser = QuicParser(flow(443), ParserLimits())
+    facts = ContentFacts()
+    for ts, (direction, data) in enumerate(datagrams, start=1):
+        # A violation is counted by the content stage, which goes on with the next datagram.
+        with contextlib.suppress(ParserError):
+            parser.datagram(direction, data, ts, facts)
+        for crypto in parser._crypto.values():
+            assert crypto.size <= MAX_CRYPTO
+    parser.close(0, facts)
+    assert len(facts.tls) <= 1
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=1500), max_size=4))
+def test_quic_random_datagrams(datagrams: list[bytes]) -> None:
+    drive_quic([("orig" if i % 2 == 0 else "resp", d) for i, d in enumerate(datagrams)])
+
+
+@FUZZ
+@given(st.booleans(), edits, st.none() | st.integers(0, 1300))
+def test_quic_mutated_initials(server: bool, changes: list[tuple[int, int]],
+                               cut: int | None) -> None:  # fmt: skip
+    client, answer = RFC_CLIENT_INITIAL, RFC_SERVER_INITIAL
+    if server:
+        answer = mutate(answer, changes, cut)
+    else:
+        client = mutate(client, changes, cut)
+    drive_quic([("orig", client), ("resp", answer)])

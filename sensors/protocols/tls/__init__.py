@@ -6,6 +6,7 @@ a clear-text exchange (STARTTLS and its kin).
   ``CertificateSeen`` per certificate of a TLS 1.2-or-older chain).
 * :mod:`~sensors.protocols.tls.starttls`: ``StartTlsParser`` for SMTP, IMAP, POP3, FTP, XMPP,
   LDAP, PostgreSQL, MySQL and RDP connections that switch to TLS.
+* :mod:`~sensors.protocols.tls.quic`: ``QuicParser``, the hellos inside QUIC Initial packets.
 * :mod:`~sensors.protocols.tls.records`: the record layer, streamed and bounded.
 * :mod:`~sensors.protocols.tls.hello`: ClientHello and ServerHello bodies.
 * :mod:`~sensors.protocols.tls.fingerprint`: JA3, JA3S, JA4.
@@ -13,6 +14,7 @@ a clear-text exchange (STARTTLS and its kin).
 """
 
 from sensors.protocols.tls.parser import TlsParser
+from sensors.protocols.tls.quic import QuicParser
 from sensors.protocols.tls.starttls import StartTlsParser
 
-__all__ = ["StartTlsParser", "TlsParser"]
+__all__ = ["QuicParser", "StartTlsParser", "TlsParser"]
