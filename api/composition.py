@@ -11,6 +11,7 @@ from alerts.stores.registry import open_store
 from api.app.db import ServiceDatabase
 from api.app.noise.filter import SuppressionFilter
 from api.app.noise.service import aggregation_fields
+from api.app.pki.service import PkiComponents
 from api.settings import DEFAULT_RULES_DIR, Settings
 from api.yara_rules import attach_rules
 from cityshield.clock import Clock, SystemClock
@@ -110,11 +111,23 @@ def build_pki(settings: Settings, clock: Clock | None = None) -> PkiService:
 
 
 def build_registry(
-    settings: Settings, pki: PkiService | None = None, clock: Clock | None = None
+    settings: Settings,
+    pki: PkiService | None = None,
+    clock: Clock | None = None,
+    *,
+    lazy: bool = False,
 ) -> RegistryService:
     """The credential registry (``[pki.registry]``) over the PKI checks, with the city CA."""
     clock = clock or SystemClock()
-    return open_registry(settings.pki, pki or build_pki(settings, clock), clock)
+    return open_registry(settings.pki, pki or build_pki(settings, clock), clock, lazy=lazy)
+
+
+def build_pki_components(settings: Settings, clock: Clock | None = None) -> PkiComponents:
+    """The HTTP API's PKI checks and credential registry."""
+    clock = clock or SystemClock()
+    checks = build_pki(settings, clock)
+    registry = build_registry(settings, checks, clock, lazy=True)  # made when first used
+    return PkiComponents(checks, registry, observer=settings.sensor.name)
 
 
 def attach_certificate_checks(detectors: list[Detector[Any]], settings: Settings) -> None:

@@ -305,10 +305,16 @@ def _event(
 
 
 def open_registry(
-    settings: PkiSettings, checks: PkiService, clock: Clock, *, with_ca: bool = True
+    settings: PkiSettings,
+    checks: PkiService,
+    clock: Clock,
+    *,
+    with_ca: bool = True,
+    lazy: bool = False,
 ) -> RegistryService:
     """The registry at ``pki.registry.path`` with the city CA (``ConfigError`` names a bad file);
-    ``with_ca=False`` for those that only read and compare (a sensor's detector)."""
+    ``with_ca=False`` for those that only read and compare (a sensor's detector); ``lazy``: the
+    file is opened at first use (a server that never uses it makes none)."""
     s = settings.registry
     ca = None
     if with_ca and s.ca_certificate is not None and s.ca_key is not None:
@@ -317,4 +323,4 @@ def open_registry(
             ca = IssuingCa.from_files(s.ca_certificate, s.ca_key, password)
         except DecodeError as exc:
             raise ConfigError(exc.message, where=exc.where) from None
-    return RegistryService(CredentialRegistry(s.path), checks, s, clock, ca)
+    return RegistryService(CredentialRegistry(s.path, lazy=lazy), checks, s, clock, ca)

@@ -12,7 +12,15 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from cryptography import x509
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    computed_field,
+)
 
 from pki.encoding import MAX_INPUT_BYTES
 from pki.hostname import HostName
@@ -91,13 +99,16 @@ class RegisteredCredential(_Frozen):
     last_reasons: list[str] = Field(default_factory=list)
     last_error: str | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def endpoint(self) -> str | None:
+        """``host:port`` (``[v6]:port``), when the credential is served somewhere."""
         if self.host is None:
             return None
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def name(self) -> str | None:
         """The name a client asks the endpoint for."""

@@ -90,25 +90,47 @@ class IssuedCrl:
 
 
 class CredentialRegistry:
-    def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
+    """``lazy``: the file is opened (and made) at the first call, not before: a service that
+    never uses its registry leaves no file behind."""
+
+    def __init__(self, path: str, *, busy_timeout_ms: int = 5000, lazy: bool = False) -> None:
         self.where = path
+        self._timeout = busy_timeout_ms / 1000
         self._lock = threading.RLock()
-        try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode = WAL").fetchone()
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the credential registry: {exc}", where=path) from None
-        try:
-            self.version = self._migrate()
-        except BaseException:
-            self._db.close()
-            raise
+        self._db: sqlite3.Connection | None = None
+        if not lazy:
+            self._connect()
+
+    @property
+    def version(self) -> int:
+        with self._read() as db:
+            version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._db is not None:
+                return self._db
+            try:
+                if self.where != ":memory:":
+                    Path(self.where).parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(
+                    self.where, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
+                db.execute("PRAGMA journal_mode = WAL").fetchone()
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute("PRAGMA foreign_keys = ON")
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(
+                    f"cannot open the credential registry: {exc}", where=self.where
+                ) from None
+            try:
+                self._migrate(db)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+            return db
 
     # ------------------------------------------------------------------ credentials
 
@@ -329,7 +351,9 @@ class CredentialRegistry:
 
     def close(self) -> None:
         with self._lock, suppress(sqlite3.Error):
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def __enter__(self) -> Self:
         return self
@@ -339,20 +363,17 @@ class CredentialRegistry:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._errors():
-            yield self._db
+        with self._lock:
+            db = self._connect()
+            with self._errors():
+                yield db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._errors():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock:
+            db = self._connect()
+            with self._errors(), _transaction(db):
+                yield db
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -361,8 +382,8 @@ class CredentialRegistry:
         except sqlite3.Error as exc:
             raise StoreError(f"{type(exc).__name__}: {exc}", where=self.where) from None
 
-    def _migrate(self) -> int:
-        with self._write() as db:
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        with self._errors(), _transaction(db):
             version: int = db.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
                 raise StoreError(
@@ -379,7 +400,18 @@ class CredentialRegistry:
                 for statement in MIGRATIONS[step]:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {step + 1}")
-        return len(MIGRATIONS)
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _conflict(message: str, new: NewCredential) -> str:

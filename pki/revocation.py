@@ -4,7 +4,9 @@ pyhanko-certvalidator verifies what is fetched (CRL signature and scope, OCSP si
 authorisation, freshness: RFC 5280 section 6.3, RFC 6960 section 3.2); this module decides where
 the bytes come from. ``RevocationCache`` keeps CRLs by URL and OCSP answers by certificate until
 their nextUpdate (bounded by ``max_age_seconds`` when there is none, as RFC 5019 section 6 lets a
-client do), so a busy sensor does not fetch a national CA's CRL for every handshake.
+client do), so a busy sensor does not fetch a national CA's CRL for every handshake. A URL that
+could not be fetched is not tried again for ``failure_ttl_seconds``: a responder that is down (or
+never answers until the deadline) costs one attempt per interval, not one per check.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issu
 from cityshield.clock import Clock
 from cityshield.errors import CityShieldError
 from cityshield.settings import Section
-from pki.fetch import Fetcher, FetchRequest
+from pki.fetch import Fetcher, FetchError, FetchRequest
 
 #: URLs tried per certificate (a certificate may list many; a hostile one lists thousands).
 MAX_URLS_PER_CERT = 4
@@ -48,6 +50,8 @@ class RevocationCacheSettings(Section):
     max_age_seconds: float = Field(default=3600.0, gt=0)
     #: Ask OCSP responders for a nonce (RFC 8954); a response that echoes another is refused.
     ocsp_nonce: bool = True
+    #: How long a URL that failed (unreachable, timed out, an HTTP error) is not tried again.
+    failure_ttl_seconds: float = Field(default=300.0, ge=0)
 
 
 @dataclass(slots=True)
@@ -66,16 +70,18 @@ class RevocationCache:
         self.clock = clock
         self.settings = settings or RevocationCacheSettings()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._failed: OrderedDict[str, tuple[datetime, str]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.failures_cached = 0
 
     def crl(self, url: str) -> crl.CertificateList:
         key = f"crl {url}"
         cached = self._get(key)
         if cached is not None:
             return crl.CertificateList.load(cached)
-        data = self.fetcher.fetch(FetchRequest(url, accept="application/pkix-crl"))
+        data = self._fetch(FetchRequest(url, accept="application/pkix-crl"))
         if pem.detect(data):
             _, _, data = pem.unarmor(data)
         parsed = crl.CertificateList.load(data)
@@ -89,7 +95,7 @@ class RevocationCache:
         cached = self._get(cache_key)
         if cached is not None:
             return ocsp.OCSPResponse.load(cached)
-        data = self.fetcher.fetch(
+        data = self._fetch(
             FetchRequest(
                 url,
                 method="POST",
@@ -101,6 +107,25 @@ class RevocationCache:
         response = process_ocsp_response_data(data, ocsp_request=request, ocsp_url=url)
         self._put(cache_key, data, _ocsp_next_update(response))
         return response
+
+    def _fetch(self, request: FetchRequest) -> bytes:
+        now = self.clock.now()
+        with self._lock:
+            failed = self._failed.get(request.url)
+            if failed is not None and failed[0] > now:
+                self.failures_cached += 1
+                raise FetchError(f"not retried before {failed[0]:%H:%M:%S}: {failed[1]}",
+                                 where=request.url)  # fmt: skip
+        try:
+            return self.fetcher.fetch(request)
+        except FetchError as exc:
+            if self.settings.failure_ttl_seconds > 0:
+                until = now + timedelta(seconds=self.settings.failure_ttl_seconds)
+                with self._lock:
+                    self._failed[request.url] = (until, exc.message)
+                    while len(self._failed) > self.settings.max_entries:
+                        self._failed.popitem(last=False)
+            raise
 
     def _get(self, key: str) -> bytes | None:
         with self._lock:

@@ -38,6 +38,8 @@ from api.app.metrics import Metrics, MetricsMiddleware
 from api.app.noise import views as noise_views
 from api.app.noise.filter import SuppressionFilter
 from api.app.noise.service import NoiseService
+from api.app.pki import views as pki_views
+from api.app.pki.service import PkiApi, PkiComponents, offline_components
 from api.app.services import Services
 from api.app.triage import views as triage_views
 from api.app.triage.service import TriageService
@@ -59,6 +61,7 @@ def build_services(
     clock: Clock | None = None,
     db: ServiceDatabase | None = None,
     hasher: SecretHasher | None = None,
+    pki: PkiComponents | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     db = db or ServiceDatabase(settings.service_db)
@@ -91,6 +94,7 @@ def build_services(
         noise=NoiseService(db, store, audit, clock, suppression),
         cases=CaseService(db, store, audit, clock),
         triage=TriageService(store, audit),
+        pki=PkiApi(pki or offline_components(clock), store, audit, counted_filter),
     )
 
 
@@ -102,10 +106,13 @@ def create_app(
     db: ServiceDatabase | None = None,
     hasher: SecretHasher | None = None,
     close_on_shutdown: bool = False,
+    pki: PkiComponents | None = None,
 ) -> FastAPI:
     """The app; the ingest writer runs while the app does (its lifespan). With
-    ``close_on_shutdown`` the service database and the store are closed when it stops."""
-    services = build_services(settings, store, clock=clock, db=db, hasher=hasher)
+    ``close_on_shutdown`` the service database and the store are closed when it stops. ``pki``:
+    the checks and credential registry from ``[pki]`` (``api.composition.build_pki_components``;
+    None: offline ones)."""
+    services = build_services(settings, store, clock=clock, db=db, hasher=hasher, pki=pki)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +124,7 @@ def create_app(
             if close_on_shutdown:
                 services.db.close()
                 services.store.close()
+                services.pki.components.close()
 
     app = FastAPI(
         title="CityShield",
@@ -136,6 +144,7 @@ def create_app(
         noise_views.router,
         fleet_views.router,
         audit_views.router,
+        pki_views.router,
     ):
         app.include_router(router)
     problems.install(app)

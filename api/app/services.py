@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from api.app.fleet.ingest import IngestQueue
     from api.app.fleet.service import FleetService
     from api.app.noise.service import NoiseService
+    from api.app.pki.service import PkiApi
     from api.app.triage.service import TriageService
 
 
@@ -36,4 +37,5 @@ class Services:
     noise: NoiseService
     cases: CaseService
     triage: TriageService
+    pki: PkiApi
     extra: dict[str, object] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from api.app.config import ApiSettings
 from api.app.factory import create_app
 from api.cli.common import ConfigOpt, err, load, user_errors
 from api.cli.users import auth_service
-from api.composition import build_store
+from api.composition import build_pki_components, build_store
 from api.settings import Settings
 from cityshield.errors import ConfigError
 
@@ -44,7 +44,12 @@ def serve(
         _bootstrap(settings)
         options = _uvicorn_options(api, settings.log_level)
         if api.workers == 1:
-            app = create_app(api, build_store(settings), close_on_shutdown=True)
+            app = create_app(
+                api,
+                build_store(settings),
+                close_on_shutdown=True,
+                pki=build_pki_components(settings),
+            )
             uvicorn.run(app, **options)
             return
     # Several workers: each process builds its own app from the same settings.

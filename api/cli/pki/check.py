@@ -22,12 +22,9 @@ from pki.model import Profile, Purpose, RevocationMode, Severity, Verdict
 from pki.probe import ProbeError, fetch_chain
 from pki.rfc5280 import RevocationInputs
 
-app = typer.Typer(help="Check PKI credentials: chains, revocation, policy.", no_args_is_help=True)
-
 EXIT_INVALID = 4
 
 
-@app.command("check")
 def check(
     target: Annotated[str, typer.Argument(help="A PEM/DER/PKCS#7 file, or HOST:PORT to connect.")],
     intermediate: Annotated[
@@ -73,11 +70,10 @@ def check(
             if Path(target).exists() or ":" not in target:
                 certs = load_certificate_files([Path(target)])
             else:
-                name, _, port = target.rpartition(":")
-                name = name.strip("[]")
+                name, port = host_port(target)
                 handshake = fetch_chain(
                     name,
-                    int(port),
+                    port,
                     server_name=host,
                     starttls="smtp" if starttls else None,
                     timeout=settings.pki.probe_timeout_seconds,
@@ -123,3 +119,11 @@ def _render(verdict: Verdict) -> None:
         mark = "[red]error[/]  " if f.severity is Severity.ERROR else "[yellow]warning[/]"
         where = f" (certificate {f.position})" if f.position is not None else ""
         out.print(f"  {mark} {f.code}{where}: {escape(f.message)}")
+
+
+def host_port(target: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT``; a ``ValueError`` names what is wrong."""
+    name, _, port = target.rpartition(":")
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{target}: not HOST:PORT (or a file that exists)")
+    return name.strip("[]"), int(port)

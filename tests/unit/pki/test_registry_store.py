@@ -144,3 +144,12 @@ def test_revocations_make_cumulative_crls_with_growing_numbers() -> None:
         assert [c.id for c in registry.credentials(status=CredentialStatus.ACTIVE)] == []
         revoked = registry.revoked(fingerprint(leaves[0].cert))
         assert revoked is not None and revoked.serial == leaves[0].cert.serial_number
+
+
+def test_a_lazy_registry_makes_its_file_when_first_used(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "registry.db"
+    registry = CredentialRegistry(str(path), lazy=True)
+    assert not path.exists()
+    assert registry.credentials() == [] and path.is_file() and registry.version == 1
+    registry.close()
+    registry.close()  # twice is harmless
