@@ -31,6 +31,8 @@ from sensors.streams.stream import SEQ_MOD, Delivery, Stream
 log = logging.getLogger(__name__)
 
 SYN, FIN, RST = 0x02, 0x01, 0x04
+#: Bytes of a connection's first direction looked at to recognise its protocol.
+SNIFF_BYTES = 24
 
 
 class ContentSettings(Section):
@@ -65,6 +67,9 @@ class _Conn:
     parser: StreamParser | None = None
     protocol: str | None = None
     decided: bool = False
+    #: The first bytes of the side that spoke first, kept until they tell the protocol.
+    head: bytearray = field(default_factory=bytearray)
+    head_direction: Direction | None = None
 
 
 class ContentStage:
@@ -307,12 +312,13 @@ class ContentStage:
         self, conn: _Conn, i: int, side: _Side, data: bytes, ts: int, facts: ContentFacts
     ) -> None:
         """In-order bytes of one side: to the parser, and to the chunk for content detectors."""
+        to_parse = data
         if not conn.decided:
-            self._decide(conn, side.direction, data)
+            to_parse = self._recognise(conn, side.direction, data, ts, facts)
         parser = conn.parser
-        if parser is not None:
+        if parser is not None and to_parse:
             try:
-                parser.feed(side.direction, data, ts, facts)
+                parser.feed(side.direction, to_parse, ts, facts)
             except Exception as exc:
                 self._parser_failed(conn, exc)
         if self._chunks:
@@ -320,6 +326,36 @@ class ContentStage:
             self._memory += len(data)
             if len(side.chunk) >= self._chunk_bytes:
                 self._emit(conn, i, side, facts, final=False)
+
+    def _recognise(
+        self, conn: _Conn, direction: Direction, data: bytes, ts: int, facts: ContentFacts
+    ) -> bytes:
+        """Recognise the protocol from the first bytes, waiting for up to ``SNIFF_BYTES`` of them
+        (a request sent a byte at a time must still be recognised, as Zeek's tcp-padding trace
+        shows). Returns what the parser still has to be fed of ``data`` once the held head has
+        been fed (nothing while waiting)."""
+        if conn.head_direction is None:
+            conn.head_direction = direction
+        if direction == conn.head_direction:
+            take = data[: SNIFF_BYTES - len(conn.head)]
+            conn.head += take
+            if len(conn.head) < SNIFF_BYTES and not registry.sniff(direction, bytes(conn.head)):
+                return b""
+            self._decide(conn, direction, bytes(conn.head))
+            self._feed_head(conn, ts, facts)
+            return data[len(take) :]
+        # The other side speaks before the first said enough: decide on what there is.
+        self._decide(conn, conn.head_direction, bytes(conn.head))
+        self._feed_head(conn, ts, facts)
+        return data
+
+    def _feed_head(self, conn: _Conn, ts: int, facts: ContentFacts) -> None:
+        head, conn.head = bytes(conn.head), bytearray()
+        if conn.parser is not None and head and conn.head_direction is not None:
+            try:
+                conn.parser.feed(conn.head_direction, head, ts, facts)
+            except Exception as exc:
+                self._parser_failed(conn, exc)
 
     def _decide(self, conn: _Conn, direction: Direction, head: bytes) -> None:
         conn.decided = True
@@ -421,8 +457,12 @@ class ContentStage:
                 self.stats["retransmissions"] += side.stream.retransmitted
                 if self.settings.stream_chunks:
                     self._emit(conn, i, side, facts, final=True)
+            ts = max((s.ts for s in conn.sides if s is not None), default=0)
+            if not conn.decided and conn.head_direction is not None:
+                # Fewer bytes than needed to be sure, and the connection is over: decide anyway.
+                self._decide(conn, conn.head_direction, bytes(conn.head))
+                self._feed_head(conn, ts, facts)
             if conn.parser is not None:
-                ts = max((s.ts for s in conn.sides if s is not None), default=0)
                 self._parse(conn, lambda: conn.parser.close(ts, facts))
         parser = self._udp.pop(serial, None)
         self._udp_flows.pop(serial, None)

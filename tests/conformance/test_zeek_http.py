@@ -48,11 +48,6 @@ class Known:
 
 
 EXPECTED_DIFFERENCES: dict[str, Known] = {
-    "core.tcp-padding": Known(
-        "the client sends its request one byte per segment on port 27272: protocol recognition "
-        "(sensors/protocols/registry.py, from the first segment) sees 'G' and no HTTP port, so no "
-        "parser runs; Zeek's signature-based detection waits for more bytes"
-    ),
     "scripts.base.protocols.http.http-09-content-length-confusion": Known(
         "the server sends a status line and 'Content-Length: 4' before any request: we frame "
         "that response by its length (4 bytes of the later reply), Zeek logs it with an empty "
