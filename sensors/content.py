@@ -23,7 +23,13 @@ from sensors.events import ContentFacts, Direction, FlowRef, StreamChunk
 from sensors.extract import FileExtractor, FileSettings
 from sensors.flows import FlowBatch, FlowTable
 from sensors.protocols import registry
-from sensors.protocols.base import DatagramParser, ParserError, ParserLimits, StreamParser
+from sensors.protocols.base import (
+    DatagramParser,
+    ParserError,
+    ParserLimits,
+    SharedBudget,
+    StreamParser,
+)
 from sensors.sources.batch import PacketBatch
 from sensors.streams.settings import StreamSettings
 from sensors.streams.stream import SEQ_MOD, Delivery, Stream
@@ -75,7 +81,8 @@ class _Conn:
 class ContentStage:
     def __init__(self, settings: ContentSettings | None = None) -> None:
         self.settings = s = settings or ContentSettings()
-        self.limits = ParserLimits()
+        self.file_pool = SharedBudget(s.files.kept_max_total)
+        self.limits = ParserLimits(file_data=self.file_pool)
         self._conns: dict[int, _Conn] = {}
         self._udp: dict[int, DatagramParser | None] = {}
         self._udp_flows: dict[int, FlowRef] = {}

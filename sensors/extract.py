@@ -27,6 +27,8 @@ class FileSettings(Section):
     extract_max_file: int = Field(4 * 1024 * 1024, ge=1)
     #: Bytes written in one run at most; once reached, files are counted, not written.
     extract_max_total: int = Field(256 * 1024 * 1024, ge=1)
+    #: File bytes all open bodies may keep at once for detectors (each keeps at most 4 MiB).
+    kept_max_total: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
 
 
 class FileExtractor:

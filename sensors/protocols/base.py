@@ -9,6 +9,31 @@ from typing import ClassVar
 from sensors.events import ContentFacts, Direction, FlowRef
 
 
+class SharedBudget:
+    """Bytes that all parsers of a sensor may hold together (file bytes kept for detectors).
+
+    Each open body may keep up to ``max_file_data``; thousands of slow uploads at once must not
+    add up to gigabytes, so what they keep is also drawn from one pool, and a file that cannot
+    draw keeps less (it is still hashed whole, and marked truncated).
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self.refused = 0
+
+    def take(self, wanted: int) -> int:
+        """Reserve up to ``wanted`` bytes; returns how many were granted."""
+        granted = max(min(wanted, self.total - self.used), 0)
+        self.used += granted
+        if granted < wanted:
+            self.refused += 1
+        return granted
+
+    def give_back(self, size: int) -> None:
+        self.used = max(self.used - size, 0)
+
+
 class ParserLimits:
     """Budgets a parser must respect; hostile traffic meets them and is counted."""
 
@@ -21,6 +46,7 @@ class ParserLimits:
         max_decompressed: int = 20 * 1024 * 1024,
         max_file_data: int = 4 * 1024 * 1024,
         max_transactions: int = 10_000,
+        file_data: SharedBudget | None = None,
     ) -> None:
         self.max_line = max_line
         self.max_headers = max_headers
@@ -28,6 +54,8 @@ class ParserLimits:
         self.max_decompressed = max_decompressed
         self.max_file_data = max_file_data
         self.max_transactions = max_transactions
+        #: The pool all kept file bytes come from (64 MiB unless the stage gives its own).
+        self.file_data = file_data or SharedBudget(64 * 1024 * 1024)
 
 
 class ParserError(Exception):

@@ -42,7 +42,8 @@ class Entity:
     def _builder(self, part: int, name: str | None, declared: str | None) -> FileBuilder:
         file_id = "F" + record_id(self.flow.flow_id, self.direction, self.depth, part, size=9)
         return FileBuilder(self.flow, self.direction, file_id, self.ts_ns, name=name,
-                           declared=declared, keep=self.limits.max_file_data)  # fmt: skip
+                           declared=declared, keep=self.limits.max_file_data,
+                           pool=self.limits.file_data)  # fmt: skip
 
     def _part(self, fields: list[tuple[str, str]]) -> FileBuilder | None:
         """A multipart part: a file when its Content-Disposition names one (RFC 7578 4.2)."""

@@ -7,6 +7,7 @@ import hashlib
 from urllib.parse import unquote
 
 from sensors.events import Direction, FileSeen, FlowRef
+from sensors.protocols.base import SharedBudget
 from sensors.protocols.http.mime import sniff
 
 #: The longest file name kept (names come from traffic: an attacker chooses them).
@@ -17,11 +18,11 @@ class FileBuilder:
     """One file in the making; ``write`` its bytes in order, then ``finish``."""
 
     __slots__ = ("cut", "declared", "direction", "file_id", "flow", "hashes", "head", "keep",
-                 "kept", "missing", "name", "size", "ts_ns")  # fmt: skip
+                 "kept", "missing", "name", "pool", "size", "ts_ns")  # fmt: skip
 
     def __init__(
         self, flow: FlowRef, direction: Direction, file_id: str, ts_ns: int, *,
-        name: str | None, declared: str | None, keep: int,
+        name: str | None, declared: str | None, keep: int, pool: SharedBudget | None = None,
     ) -> None:  # fmt: skip
         self.flow = flow
         self.direction: Direction = direction
@@ -30,6 +31,7 @@ class FileBuilder:
         self.name = clean_name(name)
         self.declared = declared
         self.keep = keep
+        self.pool = pool
         self.head: list[bytes] = []  # the first ``keep`` bytes, in pieces
         self.kept = 0
         self.size = 0
@@ -47,7 +49,7 @@ class FileBuilder:
         self.size += len(data)
         for h in self.hashes:
             h.update(data)
-        room = self.keep - self.kept
+        room = self._room(len(data))
         if room > 0:
             piece = data[:room] if room < len(data) else data
             self.head.append(piece)
@@ -58,10 +60,26 @@ class FileBuilder:
         ``data`` stay the file's offsets. (The hashes are then those of what was seen.)"""
         self.missing += size
         self.size += size
-        room = self.keep - self.kept
+        room = self._room(size)
         if room > 0:
             self.head.append(bytes(min(room, size)))
             self.kept += min(room, size)
+
+    def _room(self, wanted: int) -> int:
+        """How many more bytes this file may keep: its own bound, then the shared pool's."""
+        room = min(self.keep - self.kept, wanted)
+        if room > 0 and self.pool is not None:
+            granted = self.pool.take(room)
+            if granted < room:
+                self.keep = self.kept + granted  # the pool is dry: keep no more than this
+            room = granted
+        return room
+
+    def __del__(self) -> None:
+        # The kept bytes go back to the pool when the builder goes (finished or abandoned); the
+        # FileSeen handed out owns its copy of them from then on.
+        if self.pool is not None:
+            self.pool.give_back(self.kept)
 
     def finish(self) -> FileSeen | None:
         """The file's fact; None for a file without a byte (an empty body is not a file)."""

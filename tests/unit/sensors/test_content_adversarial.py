@@ -88,3 +88,23 @@ def test_memory_stays_within_the_budget(tmp_path: Path) -> None:
     assert engine.content.stats["memory_budget_exceeded"] > 0
     assert peak <= budget + settings.content.streams.chunk_bytes
     assert engine.content.memory == 0
+
+
+def test_file_bytes_kept_by_open_bodies_share_one_pool() -> None:
+    from sensors.events import FlowRef
+    from sensors.protocols.base import SharedBudget
+    from sensors.protocols.http.files import FileBuilder
+
+    pool = SharedBudget(1000)
+    flow = FlowRef("f", "1:x", "tcp", "10.0.0.1", 1, "10.0.0.2", 80, 0, 0, "t")
+    files = [FileBuilder(flow, "resp", f"F{i}", 0, name=None, declared=None, keep=400, pool=pool)
+             for i in range(4)]  # fmt: skip
+    for f in files:
+        f.write(b"x" * 600)
+    assert [f.kept for f in files] == [400, 400, 200, 0]
+    assert pool.used == 1000 and pool.refused == 2
+    seen = [f.finish() for f in files]
+    assert [s.size for s in seen if s] == [600] * 4  # hashed and sized whole all the same
+    assert all(s.truncated for s in seen if s)
+    del files, f
+    assert pool.used == 0
