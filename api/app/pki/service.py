@@ -24,6 +24,7 @@ from cityshield.clock import Clock
 from cityshield.errors import DecodeError
 from detectors.credentials import registry_alerts
 from pki.encoding import load_certificates
+from pki.fetch import FetchError, FetchRequest
 from pki.model import Profile, Purpose, RevocationMode, Verdict
 from pki.probe import Handshake, ProbeError
 from pki.registry import RegistryService
@@ -158,14 +159,22 @@ def _unprocessable() -> Iterator[None]:
         raise InvalidRequest(exc.message, where=exc.where) from None
 
 
+class _Offline:
+    """Neither connects to endpoints nor fetches CRLs or OCSP answers."""
+
+    message = "the service was built without [pki]: nothing is fetched or probed"
+
+    def fetch(self, request: FetchRequest) -> bytes:
+        raise FetchError(self.message, where=request.url[:200])
+
+    def probe(self, host: str, port: int, **_: object) -> Handshake:
+        raise ProbeError(self.message, where=f"{host}:{port}")
+
+
 def offline_components(clock: Clock) -> PkiComponents:
-    """Checks without trust stores, an in-memory registry, no active checks."""
+    """Checks without trust stores, an in-memory registry, nothing that reaches out."""
     settings = PkiSettings()
-
-    def no_probe(host: str, port: int, **_: object) -> Handshake:
-        raise ProbeError("active checks are off: the service was built without [pki]",
-                         where=f"{host}:{port}")  # fmt: skip
-
-    checks = build_service(settings, clock, probe=no_probe)
+    offline = _Offline()
+    checks = build_service(settings, clock, fetcher=offline, probe=offline.probe)
     registry = RegistryService(CredentialRegistry(":memory:"), checks, settings.registry, clock)
     return PkiComponents(checks, registry, observer="cityshield")

@@ -116,6 +116,11 @@ def test_chain_checks_as_json_and_as_uploaded_files(service: Service) -> None:
     assert garbage.status_code == 422
     assert garbage.headers["content-type"] == "application/problem+json"
     assert garbage.json()["detail"].startswith("body: not a DER certificate")
+    enormous = httpx.post(
+        f"{service.url}/api/v1/pki/checks/upload", content=pki.issuing.pem() * 65,
+        headers=service.creds.headers("analyst"), timeout=60,
+    )  # fmt: skip
+    assert enormous.status_code == 422 and "more than 64 certificates" in enormous.json()["detail"]
     auditor = service.call("auditor", "POST", "/pki/checks/chain", json={"pem": pem})
     assert auditor.status_code == 403
 

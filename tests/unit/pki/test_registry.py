@@ -5,6 +5,7 @@ sensor's passive sighting reports."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -263,3 +264,35 @@ def test_a_sensor_sighting_of_another_certificate_is_a_change(
         (EventKind.FINGERPRINT_CHANGED, "passive", "192.0.2.10")
     ]
     assert registry.observe(NAME, other.cert, at=NOW, ip="192.0.2.10", port=443) == []
+
+
+def test_a_mail_server_is_scanned_through_starttls(
+    pki: CityPki, tmp_path: Path, clock: FixedClock
+) -> None:
+    """aiosmtpd on loopback with STARTTLS required (RFC 3207): the scan takes the chain after it."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    leaf = pki.leaf("mail.city.example")
+    (tmp_path / "mail.pem").write_bytes(leaf.pem() + pki.issuing.pem())
+    (tmp_path / "mail.key").write_bytes(leaf.key_pem())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "mail.pem", tmp_path / "mail.key")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Controller(
+        object(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    server.start()
+    try:
+        registry = registry_for(pki, tmp_path, clock)
+        create = CredentialCreate(system="mail", owner="ops", host="127.0.0.1", port=port,
+                                  server_name="mail.city.example", starttls="smtp")  # fmt: skip
+        credential = registry.add(create, by="ana")
+        report = registry.scan()
+    finally:
+        server.stop()
+    assert credential.certificate.sha256 == fingerprint(leaf.cert)
+    assert [(o.status, o.reasons) for o in report.outcomes] == [("valid", [])]
