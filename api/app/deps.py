@@ -35,7 +35,8 @@ bearer = HTTPBearer(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request.
     return cast(Services, request.app.state.services)
 
 

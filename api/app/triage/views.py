@@ -30,7 +30,7 @@ AlertId = Annotated[str, Path(min_length=1, max_length=200)]
 Text = Annotated[str, Query(max_length=200)]
 
 
-def alert_query(
+async def alert_query(
     start: Annotated[AwareDatetime | None, Query(description="Alerts seen at or after")] = None,
     end: Annotated[AwareDatetime | None, Query(description="Alerts seen at or before")] = None,
     ip: Annotated[
@@ -49,7 +49,8 @@ def alert_query(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=500, description="From next_cursor")] = None,
 ) -> AlertQuery:
-    """The store's ``AlertQuery`` from query parameters; a bad value is a 422 naming it."""
+    """The store's ``AlertQuery`` from query parameters; a bad value is a 422 naming it.
+    (``async``: no I/O, so no trip through the thread pool.)"""
     try:
         return AlertQuery(
             start=start, end=end, ip=ip, community_id=community_id, observer=observer,
