@@ -88,6 +88,7 @@ def test_the_matrix(client: TestClient, creds: Credentials, api_app: FastAPI) ->
         ("POST", "/api/v1/cases", {"admin", "analyst", "responder"}),
         ("POST", "/api/v1/suppressions", {"admin", "analyst"}),
         ("GET", "/metrics", {"admin", "auditor"}),
+        ("GET", "/api/v1/aggregation", {"admin", "analyst", "responder", "auditor", "sensor"}),
     ],
 )
 def test_the_policy_is_what_the_soc_agreed(

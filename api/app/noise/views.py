@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import Response
 
-from api.app.deps import Analyst, Reader, ServicesDep
+from api.app.auth.principal import Principal
+from api.app.auth.roles import READERS, SENSOR
+from api.app.deps import Analyst, Reader, ServicesDep, allow
 from api.app.noise.models import (
     AggregationRule,
     AggregationRulePublic,
@@ -64,7 +66,10 @@ def delete(suppression_id: str, principal: Analyst, services: ServicesDep) -> Su
 
 
 @router.get("/aggregation", summary="Aggregation keys set per rule")
-def aggregation(principal: Reader, services: ServicesDep) -> list[AggregationRulePublic]:
+def aggregation(
+    principal: Annotated[Principal, allow(*READERS, SENSOR)], services: ServicesDep
+) -> list[AggregationRulePublic]:
+    """Sensors read them too: their own detection pipelines aggregate with these keys."""
     return services.noise.aggregation_rules()
 
 
