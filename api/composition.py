@@ -69,9 +69,7 @@ def build_detectors(settings: Settings) -> list[Detector[Any]]:
         from api.models.store import anomaly_detector  # scikit-learn: only when a model is used
 
         detectors.append(
-            anomaly_detector(
-                settings.models.folder, model, anomaly, observer=settings.sensor.name
-            )
+            anomaly_detector(settings.models.folder, model, anomaly, observer=settings.sensor.name)
         )
     return detectors
 
