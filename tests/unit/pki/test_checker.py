@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -15,7 +16,7 @@ from pki.reasons import Reason
 from pki.revocation import RevocationCache
 from pki.trust import TrustStore
 from tests.unit.pki.conftest import checker_for
-from tests.unit.pki.pkikit import NOW, CityPki, Responder
+from tests.unit.pki.pkikit import NOW, CityPki, Credential, Responder, make_leaf
 
 OFF = CheckOptions(host="portal.city.example", revocation=RevocationMode.OFF)
 
@@ -218,3 +219,64 @@ def test_trust_store_dedupes_and_knows_its_roots() -> None:
     pki = CityPki()
     store = TrustStore([pki.root.cert, pki.root.cert])
     assert len(store) == 1 and pki.root.cert in store
+
+
+def _constrained_ca(pki: CityPki, excluded: list[str]) -> Credential:
+    from cryptography import x509
+
+    from tests.unit.pki.pkikit import ec_key, name
+
+    key = ec_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("Constrained CA"))
+        .issuer_name(pki.root.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=365))
+        .not_valid_after(NOW + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.root.key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.NameConstraints(None, [x509.DNSName(n) for n in excluded]), critical=True
+        )
+        .sign(pki.root.key, hashes.SHA256())
+    )
+    return Credential(cert, key)
+
+
+@pytest.mark.parametrize("profile", [Profile.WEBPKI, Profile.RFC5280])
+def test_name_constraints_are_enforced(clock: FixedClock, profile: Profile) -> None:
+    pki = CityPki()
+    ca = _constrained_ca(pki, ["evil.example", "x.example"])
+    options = CheckOptions(
+        host="portal.city.example", profile=profile, revocation=RevocationMode.OFF
+    )
+    good = make_leaf(ca, "portal.city.example")
+    assert checker_for(pki, None, clock).check([good.cert, ca.cert], options).valid
+    bad = make_leaf(ca, "portal.city.example", "login.evil.example")
+    verdict = checker_for(pki, None, clock).check([bad.cert, ca.cert], options)
+    assert not verdict.valid and verdict.reasons[0] is Reason.NAME_CONSTRAINTS
+
+
+@pytest.mark.parametrize("profile", [Profile.WEBPKI, Profile.RFC5280])
+def test_pathological_name_constraints_are_refused_not_ground_through(
+    clock: FixedClock, profile: Profile
+) -> None:
+    """1,200 excluded subtrees against 1,200 names: 1.44 million comparisons, past the
+    verifier's name-constraint budget; the answer is a refusal with its reason (a quarter of a
+    second here), not minutes of work."""
+    pki = CityPki()
+    ca = _constrained_ca(pki, [f"x{i}.example" for i in range(1200)])
+    leaf = make_leaf(ca, *[f"h{i}.city.example" for i in range(1200)])
+    options = CheckOptions(host="h0.city.example", profile=profile, revocation=RevocationMode.OFF)
+    verdict = checker_for(pki, None, clock).check([leaf.cert, ca.cert], options)
+    assert not verdict.valid and verdict.reasons[0] is Reason.NAME_CONSTRAINTS
