@@ -1,4 +1,6 @@
-"""Emergency response: playbook schema and validation, the engine, actions, approvals and runs.
+"""Emergency response: playbooks (schema, YAML with line numbers, validation that reports every
+problem), the engine that runs them step by step from a run database of its own, actions behind a
+registry with typed parameters, and approvals by people with the right roles.
 
-Nothing here yet beyond the package itself; see the playbooks issue.
+``response`` never imports ``api``: the API hands it an auditor, a case desk and the settings.
 """

@@ -1,0 +1,100 @@
+"""``ResponseWorker``: the engine's thread. It takes the engine lock (retrying while another
+process holds it), resumes runs a dead engine left, starts runs for alerts that match triggers
+(queued by ``submit_alerts``, so detection never waits for actions), and advances runs that are
+queued or waiting (an approval decided or expired)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+
+from alerts.model import Alert
+from response.conditions import triggered
+from response.engine import EngineLock
+from response.models import RunState
+from response.service import ResponseService
+
+log = logging.getLogger(__name__)
+
+
+class ResponseWorker:
+    def __init__(
+        self,
+        service: ResponseService,
+        *,
+        poll_seconds: float = 1.0,
+        max_queued: int = 1000,
+        auto_start: bool = True,
+    ) -> None:
+        self.service = service
+        self.poll_seconds = poll_seconds
+        self.auto_start = auto_start
+        self.lock = EngineLock(service.store.where)
+        self.alerts: queue.Queue[Alert] = queue.Queue(maxsize=max_queued)
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit_alerts(self, alerts: Iterable[Alert]) -> None:
+        """Called where new alerts are stored; never blocks."""
+        if not self.auto_start:
+            return
+        for alert in alerts:
+            try:
+                self.alerts.put_nowait(alert)
+            except queue.Full:
+                self.dropped += 1
+        self.service.wakeup.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="response-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.service.wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.lock.release()
+
+    def _loop(self) -> None:
+        holding = False
+        while not self._stop.is_set():
+            try:
+                if not holding and self.lock.acquire():
+                    holding = True
+                    self.recover()
+                if holding:
+                    self.step()
+            except Exception:  # the worker must outlive one bad run
+                log.exception("response engine: a pass failed")
+            self.service.wakeup.wait(self.poll_seconds)
+            self.service.wakeup.clear()
+
+    def recover(self) -> list[str]:
+        """Resume the runs a dead engine left running (call holding the lock)."""
+        orphans = self.service.store.run_ids(frozenset({RunState.RUNNING}))
+        for run_id in orphans:
+            log.warning("response engine: resuming run %s", run_id)
+            self.service.engine.advance(run_id)
+        return orphans
+
+    def step(self) -> None:
+        """One pass: triggered runs started, runnable runs advanced (call holding the lock)."""
+        while not self._stop.is_set():
+            try:
+                alert = self.alerts.get_nowait()
+            except queue.Empty:
+                break
+            for playbook in triggered(list(self.service.playbooks.values()), alert):
+                if self.service.store.has_run(alert.id, playbook.id):
+                    continue  # the same alert refreshed by its detector starts nothing new
+                self.service.start(
+                    playbook.id, actor=f"trigger:{alert.rule.id}", role="admin", alert=alert
+                )
+        for run_id in self.service.runnable():
+            if self._stop.is_set():
+                break
+            self.service.engine.advance(run_id)
