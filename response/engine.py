@@ -38,11 +38,12 @@ class EngineLock:
     """An exclusive ``flock`` on ``<run db>.engine.lock``; released when the process ends."""
 
     def __init__(self, db_path: str) -> None:
-        self.path = Path(db_path + ".engine.lock")
+        #: None for an in-memory run database: no other process can see it anyway.
+        self.path = None if db_path == ":memory:" else Path(db_path + ".engine.lock")
         self._fd: int | None = None
 
     def acquire(self) -> bool:
-        if self._fd is not None:
+        if self._fd is not None or self.path is None:
             return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -107,6 +108,8 @@ class ResponseEngine:
         state = RunState(run["state"])
         if state not in (RunState.QUEUED, RunState.RUNNING, RunState.WAITING):
             return state
+        if state is RunState.WAITING and self._still_waiting(run_id):
+            return state  # nothing decided, nothing expired: no write, no journal entry
         if not self.store.set_state(
             run_id,
             RunState.RUNNING,
@@ -138,6 +141,11 @@ class ResponseEngine:
         ):
             self.journal(run_id, "run.finish", detail={"state": "succeeded"})
         return self._state(run_id)
+
+    def _still_waiting(self, run_id: str) -> bool:
+        now = self.clock.now()
+        pending = self.store.approvals(run_id=run_id, state=ApprovalState.PENDING)
+        return bool(pending) and all(now < a.expires_at for a in pending)
 
     def _state(self, run_id: str) -> RunState:
         return RunState(self.store.run_row(run_id)["state"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from alerts.model import Alert
 from response.conditions import triggered
@@ -17,6 +17,8 @@ from response.models import RunState
 from response.service import ResponseService
 
 log = logging.getLogger(__name__)
+#: Passes a triggered alert waits for the store to have it before its runs start anyway.
+_STORE_PASSES = 20
 
 
 class ResponseWorker:
@@ -27,10 +29,15 @@ class ResponseWorker:
         poll_seconds: float = 1.0,
         max_queued: int = 1000,
         auto_start: bool = True,
+        is_stored: Callable[[str], bool] | None = None,
     ) -> None:
         self.service = service
         self.poll_seconds = poll_seconds
         self.auto_start = auto_start
+        #: Whether the alert store has an alert yet: triggers submitted just before the alert is
+        #: stored wait (a few passes) so that actions on the alert find it.
+        self.is_stored = is_stored
+        self._not_yet: dict[str, int] = {}
         self.lock = EngineLock(service.store.where)
         self.alerts: queue.Queue[Alert] = queue.Queue(maxsize=max_queued)
         self.dropped = 0
@@ -88,6 +95,13 @@ class ResponseWorker:
                 alert = self.alerts.get_nowait()
             except queue.Empty:
                 break
+            if self.is_stored is not None and not self.is_stored(alert.id):
+                tries = self._not_yet.get(alert.id, 0) + 1
+                if tries < _STORE_PASSES:
+                    self._not_yet[alert.id] = tries
+                    self.alerts.put_nowait(alert)
+                    break  # look again on the next pass
+            self._not_yet.pop(alert.id, None)
             for playbook in triggered(list(self.service.playbooks.values()), alert):
                 if self.service.store.has_run(alert.id, playbook.id):
                     continue  # the same alert refreshed by its detector starts nothing new

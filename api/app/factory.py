@@ -40,11 +40,14 @@ from api.app.noise.filter import SuppressionFilter
 from api.app.noise.service import NoiseService
 from api.app.pki import views as pki_views
 from api.app.pki.service import PkiApi, PkiComponents, offline_components
+from api.app.response import views as response_views
+from api.app.response.service import build_response_api, default_response_settings
 from api.app.services import Services
 from api.app.triage import views as triage_views
 from api.app.triage.service import TriageService
 from cityshield.clock import Clock, SystemClock
 from cityshield.errors import ConfigError
+from response.settings import ResponseSettings
 
 VERSION = "1"
 #: Routes anyone may call: probes, the login itself, and the API's description.
@@ -62,6 +65,7 @@ def build_services(
     db: ServiceDatabase | None = None,
     hasher: SecretHasher | None = None,
     pki: PkiComponents | None = None,
+    response: ResponseSettings | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     db = db or ServiceDatabase(settings.service_db)
@@ -80,8 +84,16 @@ def build_services(
         metrics.suppressed.inc(len(alerts) - len(kept))
         return kept
 
-    ingest = IngestService(db, store, clock, metrics, counted_filter)
-    return Services(
+    on_new_alerts: list[Any] = []  # the response engine's triggers, added below
+
+    def ingest_filter(alerts: Any) -> Any:
+        kept = counted_filter(alerts)
+        for hook in on_new_alerts:
+            hook(kept)  # queues only: ingest never waits for playbooks
+        return kept
+
+    ingest = IngestService(db, store, clock, metrics, ingest_filter)
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
@@ -96,6 +108,17 @@ def build_services(
         triage=TriageService(store, audit),
         pki=PkiApi(pki or offline_components(clock), store, audit, counted_filter),
     )
+    response_api = build_response_api(
+        response or default_response_settings(settings),
+        store=store,
+        audit=audit,
+        cases=services.cases,
+        clock=clock,
+        revoker=services.pki.components.registry,
+    )
+    on_new_alerts.append(response_api.worker.submit_alerts)
+    services.extra["response"] = response_api
+    return services
 
 
 def create_app(
@@ -107,19 +130,24 @@ def create_app(
     hasher: SecretHasher | None = None,
     close_on_shutdown: bool = False,
     pki: PkiComponents | None = None,
+    response: ResponseSettings | None = None,
 ) -> FastAPI:
     """The app; the ingest writer runs while the app does (its lifespan). With
     ``close_on_shutdown`` the service database and the store are closed when it stops. ``pki``:
     the checks and credential registry from ``[pki]`` (``api.composition.build_pki_components``;
     None: offline ones)."""
-    services = build_services(settings, store, clock=clock, db=db, hasher=hasher, pki=pki)
+    services = build_services(
+        settings, store, clock=clock, db=db, hasher=hasher, pki=pki, response=response
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.ingest.start()
+        services.extra["response"].start()  # type: ignore[attr-defined]
         try:
             yield
         finally:
+            services.extra["response"].stop()  # type: ignore[attr-defined]
             services.ingest.stop()
             if close_on_shutdown:
                 services.db.close()
@@ -145,6 +173,7 @@ def create_app(
         fleet_views.router,
         audit_views.router,
         pki_views.router,
+        response_views.router,
     ):
         app.include_router(router)
     problems.install(app)

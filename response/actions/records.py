@@ -41,7 +41,7 @@ class CaseCreateParams(ActionParams):
 
 class CaseUpdateParams(ActionParams):
     case_id: str = Field(min_length=1, max_length=64)
-    status: str | None = Field(None, pattern=r"^(open|in_progress|closed)$")
+    status: str | None = Field(None, pattern=r"^(open|in_progress|resolved|closed)$")
     assignee: str | None = Field(None, max_length=200)
     comment: str | None = Field(None, max_length=10_000)
 

@@ -1,0 +1,1 @@
+"""HTTP routes of emergency response: playbooks, runs, approvals (``response`` does the work)."""

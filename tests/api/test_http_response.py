@@ -1,0 +1,279 @@
+"""The response routes through the app (its lifespan runs the engine thread): runs from an
+alert, approvals checked against the step's roles, why a run waits and for whom, decline, dry
+runs, cancel, triggers from ingest, and every decision in the audit log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from alerts.model import Severity
+from alerts.stores import SqliteAlertStore
+from api.app.factory import create_app
+from cityshield.clock import FixedClock
+from response.settings import ResponseSettings
+from tests.api.httpkit import Credentials, alert, api_settings, credentials
+
+PLAYBOOK = """\
+id: guarded
+name: Block after a responder agrees
+triggers:
+  - rule: "brute_force.*"
+    min_severity: high
+steps:
+  - id: tag
+    action: alert.update
+    with: {alert_id: "{{ alert.id }}", tags_add: [playbook]}
+  - id: ok
+    approval:
+      approvers: {roles: [responder]}
+      ttl: 30m
+      reason: "Open a case about {{ alert.source.ip }}"
+  - id: open-case
+    action: case.create
+    with: {title: "Guessing from {{ alert.source.ip }}", alert_ids: ["{{ alert.id }}"]}
+"""
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app(tmp_path: Path, api_store: SqliteAlertStore, api_clock: FixedClock) -> FastAPI:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "guarded.yaml").write_text(PLAYBOOK)
+    (folder / "scan-from-abroad.yaml").write_text(
+        (REPO / "playbooks/scan-from-abroad.yaml").read_text()
+    )
+    (folder / "broken.yaml").write_text("id: broken\nname: b\nsteps: [{id: x, action: no.such}]\n")
+    settings = ResponseSettings(
+        db=str(tmp_path / "response.db"), playbooks_dir=folder, poll_seconds=0.05
+    )
+    return create_app(api_settings(tmp_path), api_store, clock=api_clock, response=settings)
+
+
+@pytest.fixture
+def http(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def who(app: FastAPI) -> Credentials:
+    return credentials(app.state.services)
+
+
+def until(http: TestClient, who: Credentials, run_id: str, *states: str) -> dict[str, Any]:
+    """The run once the engine thread has brought it to one of ``states`` (bounded wait)."""
+    deadline = time.monotonic() + 20
+    while True:
+        run: dict[str, Any] = http.get(
+            f"/api/v1/response/runs/{run_id}", headers=who.headers("admin")
+        ).json()
+        if run["state"] in states or time.monotonic() > deadline:
+            return run
+        time.sleep(0.02)
+
+
+def start(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore, role: str = "analyst"
+) -> str:
+    stored = alert("brute_force.ssh", src="203.0.113.200", severity=Severity.HIGH)
+    api_store.upsert_alerts([stored])
+    answer = http.post(
+        "/api/v1/response/runs",
+        json={"playbook_id": "guarded", "alert_id": stored.id},
+        headers=who.headers(role),
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_playbooks_and_their_problems(http: TestClient, who: Credentials) -> None:
+    answer = http.get("/api/v1/response/playbooks", headers=who.headers("auditor")).json()
+    assert [p["id"] for p in answer["items"]] == ["guarded", "scan-from-abroad"]
+    [problem] = answer["problems"]
+    assert (
+        problem["file"].endswith("broken.yaml") and problem["step"] == "x" and problem["line"] == 3
+    )
+    assert "unknown action 'no.such'" in problem["message"]
+
+
+def test_approval_by_role_then_the_run_goes_on(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore
+) -> None:
+    run_id = start(http, who, api_store)
+    run = until(http, who, run_id, "waiting")
+    assert run["state"] == "waiting"
+    assert "1 approval(s) from role responder" in run["reason"] and "203.0.113.200" in run["reason"]
+    [approval] = run["approvals"]
+    pending = http.get("/api/v1/response/approvals", headers=who.headers("auditor")).json()["items"]
+    assert [a["id"] for a in pending] == [approval["id"]]
+    assert (
+        http.get("/api/v1/response/approvals?mine=true", headers=who.headers("analyst")).json()[
+            "items"
+        ]
+        == []
+    )
+
+    refused = http.post(
+        f"/api/v1/response/approvals/{approval['id']}/approve",
+        json={"comment": "go"},
+        headers=who.headers("analyst"),
+    )
+    assert refused.status_code == 403 and "role responder" in refused.json()["detail"]
+    still = http.get(f"/api/v1/response/runs/{run_id}", headers=who.headers("admin")).json()
+    assert still["state"] == "waiting" and still["approvals"][0]["state"] == "pending"
+
+    ok = http.post(
+        f"/api/v1/response/approvals/{approval['id']}/approve",
+        json={"comment": "seen the flows, it is hostile"},
+        headers=who.headers("responder"),
+    )
+    assert ok.status_code == 200 and ok.json()["state"] == "approved"
+    run = until(http, who, run_id, "succeeded", "failed")
+    assert run["state"] == "succeeded", run
+    case_id = run["case_id"]
+    case = http.get(f"/api/v1/cases/{case_id}", headers=who.headers("auditor")).json()
+    assert case["title"] == "Guessing from 203.0.113.200" and len(case["alert_ids"]) == 1
+    tagged = api_store.get_alert(run["alert_id"])
+    assert "playbook" in tagged.triage.tags
+    assert [s["state"] for s in run["steps"]] == ["succeeded"] * 3
+    assert all(s["started_at"] and s["finished_at"] for s in run["steps"])
+
+    audit = http.get(
+        f"/api/v1/audit?object_type=playbook_run&object_id={run_id}&limit=100",
+        headers=who.headers("auditor"),
+    ).json()["items"]
+    entries = [(e["action"], e["actor"]) for e in audit]
+    assert ("playbook.run.start", "analyst") in entries
+    assert ("playbook.approval.request", "engine") in entries
+    assert ("playbook.approval.refused", "analyst") in entries
+    assert ("playbook.approval.approve", "responder") in entries
+    assert [a for a, _ in entries].count("playbook.step.finish") == 2
+    approve = next(e for e in audit if e["action"] == "playbook.approval.approve")
+    assert (
+        approve["role"] == "responder"
+        and approve["after"]["comment"] == "seen the flows, it is hostile"
+    )
+    history = http.get(
+        f"/api/v1/response/runs/{run_id}/history", headers=who.headers("auditor")
+    ).json()
+    assert [e["kind"] for e in history["items"]][-1] == "run.finish"
+
+
+def test_decline_stops_the_run(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore
+) -> None:
+    run_id = start(http, who, api_store, role="responder")
+    [approval] = until(http, who, run_id, "waiting")["approvals"]
+    declined = http.post(
+        f"/api/v1/response/approvals/{approval['id']}/decline",
+        json={"comment": "our own pentest"},
+        headers=who.headers("responder"),
+    )
+    assert declined.status_code == 200 and declined.json()["state"] == "declined"
+    run = until(http, who, run_id, "declined")
+    assert run["state"] == "declined" and run["case_id"] is None
+    again = http.post(
+        f"/api/v1/response/approvals/{approval['id']}/approve",
+        json={},
+        headers=who.headers("admin"),
+    )
+    assert again.status_code == 409
+
+
+def test_dry_run_and_cancel(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore
+) -> None:
+    stored = alert("port_scan.vertical", severity=Severity.HIGH)
+    api_store.upsert_alerts([stored])
+    answer = http.post(
+        "/api/v1/response/runs",
+        json={"playbook_id": "scan-from-abroad", "alert_id": stored.id, "dry_run": True},
+        headers=who.headers("responder"),
+    )
+    run = until(http, who, answer.json()["id"], "succeeded", "failed")
+    assert run["state"] == "succeeded" and run["dry_run"]
+    plans = [s["plan"] for s in run["steps"]]
+    assert plans[1].startswith("block 203.0.113.7 in nftables set inet cityshield for 21600s")
+    assert api_store.get_alert(stored.id).triage.tags == []  # touched nothing
+
+    run_id = start(http, who, api_store)
+    until(http, who, run_id, "waiting")
+    assert (
+        http.post(
+            f"/api/v1/response/runs/{run_id}/cancel", json={}, headers=who.headers("analyst")
+        ).status_code
+        == 403
+    )
+    cancelled = http.post(
+        f"/api/v1/response/runs/{run_id}/cancel",
+        json={"comment": "dup"},
+        headers=who.headers("responder"),
+    )
+    assert cancelled.json()["state"] == "cancelled"
+    assert (
+        http.get("/api/v1/response/approvals", headers=who.headers("admin")).json()["items"] == []
+    )
+
+
+def test_bad_requests(http: TestClient, who: Credentials) -> None:
+    h = who.headers("admin")
+    assert (
+        http.post("/api/v1/response/runs", json={"playbook_id": "nope"}, headers=h).status_code
+        == 404
+    )
+    assert (
+        http.post(
+            "/api/v1/response/runs", json={"playbook_id": "guarded", "alert_id": "x"}, headers=h
+        ).status_code
+        == 404
+    )
+    bad = http.post(
+        "/api/v1/response/runs", json={"playbook_id": "guarded", "inputs": {"zz": 1}}, headers=h
+    )
+    assert bad.status_code == 422 and "no input" in bad.json()["detail"]
+    assert http.get("/api/v1/response/runs/run_nope", headers=h).status_code == 404
+    assert (
+        http.post("/api/v1/response/approvals/apr_nope/approve", json={}, headers=h).status_code
+        == 404
+    )
+
+
+def test_ingested_alerts_start_triggered_runs(
+    tmp_path: Path, api_store: SqliteAlertStore, api_clock: FixedClock
+) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "guarded.yaml").write_text(PLAYBOOK)
+    settings = ResponseSettings(
+        db=str(tmp_path / "response.db"), playbooks_dir=folder, poll_seconds=0.05
+    )
+    app = create_app(api_settings(tmp_path), api_store, clock=api_clock, response=settings)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        who = credentials(app.state.services)
+        hit = alert("brute_force.ssh", severity=Severity.HIGH)
+        miss = alert("brute_force.ssh", src="203.0.113.8", severity=Severity.LOW)
+        batch = {
+            "batch_id": "b1",
+            "alerts": [a.to_ecs() for a in (hit, miss)],
+        }
+        answer = http.post("/api/v1/ingest", json=batch, headers=who.headers("sensor"))
+        assert answer.status_code in (200, 202), answer.text
+        deadline = time.monotonic() + 20
+        runs: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            runs = http.get("/api/v1/response/runs", headers=who.headers("admin")).json()["items"]
+            if runs and runs[0]["state"] == "waiting":
+                break
+            time.sleep(0.05)
+        assert [(r["playbook_id"], r["alert_id"], r["state"]) for r in runs] == [
+            ("guarded", hit.id, "waiting")
+        ]
+        assert runs[0]["started_by"] == "trigger:brute_force.ssh"
