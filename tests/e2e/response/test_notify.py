@@ -41,7 +41,7 @@ class Mailbox:
         self.messages: list[Message] = []
         self.envelopes: list[list[str]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(list(envelope.rcpt_tos))
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
@@ -65,7 +65,7 @@ class Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
     refused: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         stamp = self.headers["X-CityShield-Timestamp"]
         expected = (
@@ -75,8 +75,13 @@ class Receiver(BaseHTTPRequestHandler):
             self.refused.append(self.path)
             self.send_response(401)
         else:
-            self.received.append({"path": self.path, "delivery": self.headers["X-CityShield-Delivery"],
-                                  "body": json.loads(body)})  # fmt: skip
+            self.received.append(
+                {
+                    "path": self.path,
+                    "delivery": self.headers["X-CityShield-Delivery"],
+                    "body": json.loads(body),
+                }
+            )
             self.send_response(204)
         self.end_headers()
 
@@ -98,18 +103,34 @@ def webhook() -> Iterator[str]:
 
 
 PLAYBOOK = {
-    "id": "tell", "name": "tell people",
+    "id": "tell",
+    "name": "tell people",
     "steps": [
-        {"id": "mail", "action": "notify.email",
-         "with": {"to": ["soc@city.example", "{{ alert.data.owner }}"],
-                  "subject": "[CityShield] {{ alert.rule.name }}\r\nBcc: evil@example.com",
-                  "body": "Source {{ alert.source.ip }}\nCase {{ case.id }}"}},
-        {"id": "chat", "action": "notify.webhook",
-         "with": {"target": "soc-chat", "payload": {"text": "{{ alert.message }}", "ips": "{{ observables.ip }}"}}},
-        {"id": "forged", "action": "notify.webhook", "on_failure": "continue",
-         "with": {"target": "wrong-key", "payload": {"text": "x"}}},
+        {
+            "id": "mail",
+            "action": "notify.email",
+            "with": {
+                "to": ["soc@city.example", "{{ alert.data.owner }}"],
+                "subject": "[CityShield] {{ alert.rule.name }}\r\nBcc: evil@example.com",
+                "body": "Source {{ alert.source.ip }}\nCase {{ case.id }}",
+            },
+        },
+        {
+            "id": "chat",
+            "action": "notify.webhook",
+            "with": {
+                "target": "soc-chat",
+                "payload": {"text": "{{ alert.message }}", "ips": "{{ observables.ip }}"},
+            },
+        },
+        {
+            "id": "forged",
+            "action": "notify.webhook",
+            "on_failure": "continue",
+            "with": {"target": "wrong-key", "payload": {"text": "x"}},
+        },
     ],
-}  # fmt: skip
+}
 
 
 def test_email_and_signed_webhooks(
@@ -118,9 +139,11 @@ def test_email_and_signed_webhooks(
     port, box = smtp
     settings = ResponseSettings(
         smtp={"host": "127.0.0.1", "port": port, "sender": "cityshield@city.example"},
-        webhooks={"soc-chat": {"url": f"{webhook}/chat", "secret": SECRET.decode()},
-                  "wrong-key": {"url": f"{webhook}/forged", "secret": "not the key"}},
-    )  # fmt: skip
+        webhooks={
+            "soc-chat": {"url": f"{webhook}/chat", "secret": SECRET.decode()},
+            "wrong-key": {"url": f"{webhook}/forged", "secret": "not the key"},
+        },
+    )
     service = make_service(run_store, clock, [Playbook.model_validate(PLAYBOOK)], settings=settings)
     run_id = service.start(
         "tell", actor="ana", role="responder", alert=sample_alert(), case_id="c42"
@@ -147,8 +170,11 @@ def test_email_and_signed_webhooks(
     assert steps["forged"].state is StepState.FAILED and "answered 401" in (
         steps["forged"].error or ""
     )
-    assert steps["mail"].result == {"to": ["soc@city.example", "owner@city.example"], "refused": [],
-                                    "message_id": None}  # fmt: skip
+    assert steps["mail"].result == {
+        "to": ["soc@city.example", "owner@city.example"],
+        "refused": [],
+        "message_id": None,
+    }
 
 
 def test_an_unreachable_smtp_server_is_a_clear_failure(

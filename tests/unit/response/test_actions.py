@@ -50,9 +50,11 @@ def test_sinkhole_writes_a_zone_a_resolver_can_load(tmp_path: Path, clock: Fixed
     }
     # RPZ: "CNAME ." answers NXDOMAIN for the name and, with the wildcard, all below it.
     assert cnames == {
-        "portal-login.city-example.net": ".", "*.portal-login.city-example.net": ".",
-        "evil.example": ".", "*.evil.example": ".",
-    }  # fmt: skip
+        "portal-login.city-example.net": ".",
+        "*.portal-login.city-example.net": ".",
+        "evil.example": ".",
+        "*.evil.example": ".",
+    }
     assert zone.get_soa().serial == int(clock.now().timestamp())
 
 
@@ -82,9 +84,21 @@ def test_evidence_bundle_with_hashes_custody_and_packets(tmp_path: Path, clock: 
     )
     with SqliteAlertStore(tmp_path / "alerts.db", clock) as store:
         store.upsert_alerts([alert])
-        store.add_flows([{"event": {"id": "f1", "start": "2026-03-01T12:00:00Z", "end": "2026-03-01T12:00:01Z"},
-                          "source": {"ip": "203.0.113.66"}, "destination": {"ip": "198.51.100.10"},
-                          "observer": {"name": "dmz-tap-1"}, "@timestamp": "2026-03-01T12:00:00Z"}])  # fmt: skip
+        store.add_flows(
+            [
+                {
+                    "event": {
+                        "id": "f1",
+                        "start": "2026-03-01T12:00:00Z",
+                        "end": "2026-03-01T12:00:01Z",
+                    },
+                    "source": {"ip": "203.0.113.66"},
+                    "destination": {"ip": "198.51.100.10"},
+                    "observer": {"name": "dmz-tap-1"},
+                    "@timestamp": "2026-03-01T12:00:00Z",
+                }
+            ]
+        )
         action = CollectEvidenceAction(store, tmp_path / "evidence", 10_000_000)
         result = action.run(
             EvidenceParams(alert_id=alert.id, note="for the prosecutor"), ctx(clock, "collect")
