@@ -210,7 +210,7 @@ class ResponseEngine:
                 )
                 return False
             reason = str(render(approval.reason, context) or f"approve step {step.id}")[:2000]
-            who = _who(approval.approvers.roles, approval.approvers.users, approval.required)
+            who = waiting_for(approval.approvers.roles, approval.approvers.users, approval.required)
             if run["dry_run"]:
                 self.store.put_step(
                     run["id"],
@@ -292,7 +292,7 @@ class ResponseEngine:
                 )
             current = self.store.approvals(approval_id=current.id)[0]
         if current.state is ApprovalState.PENDING:
-            who = _who(current.roles, current.users, current.required - current.approvals)
+            who = waiting_for(current.roles, current.users, current.required - current.approvals)
             self._stop(
                 run,
                 RunState.WAITING,
@@ -569,7 +569,7 @@ class ResponseEngine:
         )
 
 
-def _who(roles: list[str], users: list[str], count: int) -> str:
+def waiting_for(roles: list[str], users: list[str], count: int) -> str:
     names = [f"role {r}" for r in roles] + [f"user {u}" for u in users]
     return f"{count} approval(s) from {' or '.join(names)}"
 

@@ -15,7 +15,7 @@ from response import approvals as approval_rules
 from response.actions.registry import action_types
 from response.approvals import ApprovalError
 from response.context import resolve_inputs
-from response.engine import ResponseEngine
+from response.engine import ResponseEngine, waiting_for
 from response.models import (
     ACTIVE,
     FINISHED,
@@ -215,6 +215,16 @@ class ResponseService:
         )
         if record.state is not ApprovalState.PENDING:
             self.wakeup.set()
+        else:  # say who is still awaited
+            who = waiting_for(record.roles, record.users, record.required - record.approvals)
+            reason = f"waiting for {who} until {record.expires_at.isoformat()}: {record.reason}"
+            self.store.set_state(
+                record.run_id,
+                RunState.WAITING,
+                reason,
+                self.clock.now(),
+                only_from=frozenset({RunState.WAITING}),
+            )
         return record
 
     def pending(self, *, actor: str | None = None, role: str | None = None) -> list[ApprovalRecord]:
