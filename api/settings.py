@@ -19,6 +19,8 @@ from api.app.config import ApiSettings
 from cityshield.settings import RootSettings, Section, load_settings
 from detectors.yara.config import YaraConfig
 from pki.settings import PkiSettings
+from response.settings import ResponseSettings
+from sensors.agent.settings import AgentSettings
 from sensors.engine import SensorSettings
 
 #: Where the repository's content folders are (an editable install or a source checkout).
@@ -57,6 +59,10 @@ class Settings(RootSettings):
     api: ApiSettings = ApiSettings()
     models: ModelSettings = ModelSettings()
     pki: PkiSettings = PkiSettings()
+    #: Live sensors: capture, shipping to the central service, the packet ring.
+    agent: AgentSettings = AgentSettings()
+    #: Playbooks, the run database, and what response actions may touch.
+    response: ResponseSettings = ResponseSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

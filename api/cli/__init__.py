@@ -16,6 +16,7 @@ from api.cli import demo as demo_cmd
 from api.cli import evaluate as evaluate_cmd
 from api.cli import flows as flows_cmd
 from api.cli import pki as pki_cmd
+from api.cli import playbooks as playbooks_cmd
 from api.cli import scan as scan_cmd
 from api.cli import serve as serve_cmd
 from api.cli import store as store_cmd
@@ -36,6 +37,7 @@ app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("scan")(scan_cmd.scan)
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(pki_cmd.app, name="pki")
+app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(flows_cmd.app, name="flows")
 app.add_typer(store_cmd.app, name="store")
 app.add_typer(demo_cmd.app, name="demo")
