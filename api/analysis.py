@@ -118,6 +118,7 @@ class Analysis:
         store_flows: bool = True,
         on_progress: Callable[[Progress], None] | None = None,
         alert_filter: Callable[[Sequence[Alert]], list[Alert]] | None = None,
+        on_stored: Callable[[Sequence[Alert]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.pipeline = pipeline
@@ -127,6 +128,8 @@ class Analysis:
         self.on_progress = on_progress
         #: Applied before storing: suppressions (``api.app.noise.filter.SuppressionFilter``).
         self.alert_filter = alert_filter
+        #: Called with alerts once stored: response playbooks' triggers queue their runs.
+        self.on_stored = on_stored
         self._suppressed = 0
         self._alerts: dict[str, Alert] = {}
         self._flows = 0
@@ -193,6 +196,8 @@ class Analysis:
             return
         if self.store is not None:
             self.store.upsert_alerts(alerts)
+            if self.on_stored is not None:
+                self.on_stored(alerts)
         for a in alerts:
             self._alerts[a.id] = a
 

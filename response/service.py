@@ -14,6 +14,7 @@ from cityshield.errors import ActionError, ConfigError, NotFoundError
 from response import approvals as approval_rules
 from response.actions.registry import action_types
 from response.approvals import ApprovalError
+from response.conditions import triggered
 from response.context import resolve_inputs
 from response.engine import ResponseEngine, waiting_for
 from response.models import (
@@ -233,6 +234,16 @@ class ResponseService:
         if actor is not None and role is not None:
             found = [a for a in found if approval_rules.may_decide(a, actor, role)]
         return found
+
+    def start_triggered(self, alert: Alert) -> list[str]:
+        """Start the runs of the playbooks whose triggers the alert matches, once per alert and
+        playbook (a detector refreshing the alert starts nothing new)."""
+        started = []
+        for playbook in triggered(list(self.playbooks.values()), alert):
+            if not self.store.has_run(alert.id, playbook.id):
+                trigger = f"trigger:{alert.rule.id}"
+                started.append(self.start(playbook.id, actor=trigger, role="admin", alert=alert))
+        return started
 
     def runnable(self) -> list[str]:
         return self.store.run_ids(frozenset({RunState.QUEUED, RunState.WAITING}))

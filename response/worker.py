@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterable
 
 from alerts.model import Alert
-from response.conditions import triggered
 from response.engine import EngineLock
 from response.models import RunState
 from response.service import ResponseService
@@ -102,12 +101,7 @@ class ResponseWorker:
                     self.alerts.put_nowait(alert)
                     break  # look again on the next pass
             self._not_yet.pop(alert.id, None)
-            for playbook in triggered(list(self.service.playbooks.values()), alert):
-                if self.service.store.has_run(alert.id, playbook.id):
-                    continue  # the same alert refreshed by its detector starts nothing new
-                self.service.start(
-                    playbook.id, actor=f"trigger:{alert.rule.id}", role="admin", alert=alert
-                )
+            self.service.start_triggered(alert)
         for run_id in self.service.runnable():
             if self._stop.is_set():
                 break

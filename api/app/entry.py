@@ -19,4 +19,5 @@ def app_from_environment() -> FastAPI:
         build_store(settings),
         close_on_shutdown=True,
         pki=build_pki_components(settings),
+        response=settings.response,
     )

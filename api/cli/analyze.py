@@ -24,6 +24,7 @@ from api.cli.common import (
     out,
     user_errors,
 )
+from api.cli.playbooks import response_triggers
 from api.cli.render import print_summary
 from api.composition import (
     build_alert_filter,
@@ -123,6 +124,7 @@ def analyze(
             engine, pipeline, alert_store, eve=writer, store_flows=not no_flows,
             on_progress=on_progress,
             alert_filter=build_alert_filter(service_db) if service_db is not None else None,
+            on_stored=response_triggers(settings, stack),
         )  # fmt: skip
         summary = analysis.run(paths)
         if progress is not None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,6 +67,27 @@ def _open(settings: Settings) -> ResponseApi:
         clock=clock,
         revoker=registry,
     )
+
+
+def response_triggers(
+    settings: Settings, stack: ExitStack
+) -> Callable[[Sequence[Alert]], None] | None:
+    """For ``analyze``: new alerts queue the runs of the playbooks they trigger, when this city
+    uses playbooks (its run and service databases exist). The engine (the service's, or
+    ``playbooks engine``) runs them; analysis never waits for actions."""
+    r = settings.response
+    if not r.auto_start or r.db == ":memory:" or not Path(r.db).is_file():
+        return None
+    if not Path(settings.api.service_db).is_file():
+        return None
+    api = _open(settings)
+    stack.callback(api.service.store.close)
+
+    def on_stored(alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            api.service.start_triggered(alert)
+
+    return on_stored
 
 
 def _show(detail: RunDetail, json_out: bool) -> None:

@@ -49,6 +49,7 @@ def serve(
                 build_store(settings),
                 close_on_shutdown=True,
                 pki=build_pki_components(settings),
+                response=settings.response,
             )
             uvicorn.run(app, **options)
             return

@@ -189,3 +189,43 @@ def test_validate_lists_every_problem(tmp_path: Path) -> None:
     assert f"{bad}:6: step a: firewall.block_ip needs parameter 'ip'" in done.stderr
     assert f"{bad}:8: step b: unknown action 'dns.nope'" in done.stderr
     assert "1 playbook(s) valid, 3 problem(s)" in done.stdout
+
+
+def test_analyze_queues_the_runs_its_alerts_trigger(tmp_path: Path) -> None:
+    from scapy.utils import wrpcap
+
+    from tests.api.conftest import attack_packets
+
+    capture = tmp_path / "attacks.pcap"
+    wrpcap(str(capture), attack_packets())
+    cfg = tmp_path / "cityshield.toml"
+    cfg.write_text(
+        f'[store.sqlite]\npath = "{tmp_path / "alerts.db"}"\n'
+        f'[api]\nservice_db = "{tmp_path / "service.db"}"\n'
+        f'[response]\ndb = "{tmp_path / "response.db"}"\n'
+    )
+    assert cli(cfg, "runs").returncode == 0  # this city uses playbooks: the databases exist
+    analyzed = subprocess.run(
+        [sys.executable, "-m", "api.cli", "analyze", str(capture), "--config", str(cfg), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert analyzed.returncode == 0, analyzed.stderr
+    runs = json.loads(cli(cfg, "runs", "--json").stdout)
+    found = sorted((r["playbook_id"], r["started_by"], r["state"]) for r in runs)
+    assert ("scan-from-abroad", "trigger:port_scan.vertical", "queued") in found
+    assert ("compromised-account", "trigger:brute_force.ssh", "queued") in found
+    # Analysing the same capture again refreshes the same alerts: no second run for them.
+    again = subprocess.run(
+        [sys.executable, "-m", "api.cli", "analyze", str(capture), "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0
+    assert len(json.loads(cli(cfg, "runs", "--json").stdout)) == len(runs)
