@@ -1,6 +1,7 @@
 """``pki.revoke_certificate``: revoke a credential of the PKI registry and publish a new CRL
 signed by the city CA (``pki.registry.RegistryService.revoke``, handed in by the composition
-root). Not idempotent: it issues a CRL each time."""
+root). Idempotent: the registry answers a second revocation of the same credential with the
+first one (``already_revoked``) and issues no new CRL."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class RevokeParams(ActionParams):
 class RevokeCertificateAction(Action):
     id = "pki.revoke_certificate"
     Params = RevokeParams
-    idempotent = False
+    idempotent = True
     summary = "Revoke a registered credential and publish a new CRL signed by the city CA"
 
     def __init__(self, revoker: CertificateRevoker | None) -> None:
