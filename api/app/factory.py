@@ -28,6 +28,7 @@ from api.app.cases.service import CaseService
 from api.app.config import ApiSettings
 from api.app.db import ServiceDatabase
 from api.app.deps import authenticate
+from api.app.evidence import views as evidence_views
 from api.app.fleet import views as fleet_views
 from api.app.fleet.ingest import IngestQueue, IngestService
 from api.app.fleet.service import FleetService
@@ -171,6 +172,7 @@ def create_app(
         case_views.router,
         noise_views.router,
         fleet_views.router,
+        evidence_views.router,
         audit_views.router,
         pki_views.router,
         response_views.router,
@@ -180,7 +182,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_request_bytes,
-        by_path={fleet_views.INGEST_PATH: settings.max_ingest_bytes},
+        by_path={
+            fleet_views.INGEST_PATH: settings.max_ingest_bytes,
+            evidence_views.UPLOAD_PATH: evidence_views.MAX_UPLOAD_BYTES,
+        },
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -13,11 +13,13 @@ import typer
 from api.cli import alerts as alerts_cmd
 from api.cli import analyze as analyze_cmd
 from api.cli import demo as demo_cmd
+from api.cli import dissect as dissect_cmd
 from api.cli import evaluate as evaluate_cmd
 from api.cli import flows as flows_cmd
 from api.cli import pki as pki_cmd
 from api.cli import playbooks as playbooks_cmd
 from api.cli import scan as scan_cmd
+from api.cli import sensor as sensor_cmd
 from api.cli import serve as serve_cmd
 from api.cli import store as store_cmd
 from api.cli import train as train_cmd
@@ -43,6 +45,8 @@ app.add_typer(store_cmd.app, name="store")
 app.add_typer(demo_cmd.app, name="demo")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(sensor_cmd.app, name="sensor")
+app.command("dissect")(dissect_cmd.dissect)
 
 
 def main() -> None:
