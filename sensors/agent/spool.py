@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 MAGIC = b"CSSP"
-_HEADER = struct.Struct("<4sIQI")  # magic, crc32 of payload, seq, payload length
+_HEADER = struct.Struct("<4sIQI")  # magic, crc32 of (seq, length, payload), seq, payload length
+_COVERED = struct.Struct("<QI")
 #: A record larger than this is corruption, not a batch (ingest refuses far smaller bodies).
 MAX_RECORD = 256 * 1024 * 1024
 
@@ -81,7 +82,7 @@ class DiskSpool:
             f = self._writable(record_size)
             assert self._segment is not None
             offset = self._sizes[self._segment]
-            f.write(_HEADER.pack(MAGIC, zlib.crc32(payload), seq, len(payload)))
+            f.write(_HEADER.pack(MAGIC, _crc(seq, payload), seq, len(payload)))
             f.write(payload)
             f.flush()
             if self.fsync == "always":
@@ -184,7 +185,7 @@ class DiskSpool:
                 if magic != MAGIC or length > MAX_RECORD:
                     break
                 payload = f.read(length)
-                if len(payload) < length or zlib.crc32(payload) != crc:
+                if len(payload) < length or _crc(seq, payload) != crc:
                     break
                 self._entries.append(SpoolEntry(seq, path, good + _HEADER.size, length))
                 good += _HEADER.size + length
@@ -199,3 +200,9 @@ class DiskSpool:
             if path not in live and path != self._segment:
                 path.unlink(missing_ok=True)
                 del self._sizes[path]
+
+
+def _crc(seq: int, payload: bytes) -> int:
+    """The record's checksum covers its sequence number and length too: a flipped bit there
+    must not make a record that replays under another number."""
+    return zlib.crc32(payload, zlib.crc32(_COVERED.pack(seq, len(payload))))

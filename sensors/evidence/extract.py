@@ -45,7 +45,9 @@ def extract_flows(
 ) -> EvidenceResult:
     wanted = set(cids)
     oldest = ring.oldest_ns
-    aged = oldest is None or start_ns < oldest
+    # Only what the ring deleted counts as aged out: a window that starts before the sensor's
+    # first packet (the margin around an alert) is not missing anything.
+    aged = start_ns < ring.aged_out_before
     parts: list[bytes] = []
     size = packets = 0
     truncated = False

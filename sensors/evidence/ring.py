@@ -66,6 +66,10 @@ class PcapRing:
         self.lock = threading.Lock()
         #: Nanoseconds: packets before this were deleted (0: nothing aged out yet).
         self.aged_out_before = 0
+        if self.segments:
+            # Earlier runs may have deleted older segments: what precedes the oldest kept one
+            # may have aged out.
+            self.aged_out_before = self.segments[0].first_ns
         self._trim()
 
     @property

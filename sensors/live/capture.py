@@ -15,9 +15,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
 from cityshield.errors import CaptureError, ConfigError
+from sensors.live.batch import chunks_to_batch
 from sensors.live.ring import META_SIZE, Chunk, ChunkRing
 from sensors.live.settings import LiveSettings
 from sensors.sources.batch import PacketBatch
@@ -28,6 +27,14 @@ except ImportError:  # pragma: no cover
     pcapy = None
 
 POLL_SECONDS = 0.1
+#: pcap_activate's errors (pcap/pcap.h).
+_ACTIVATE_ERRORS = {
+    -1: "generic error",
+    -5: "no such device",
+    -8: "permission denied (capture needs root or CAP_NET_RAW)",
+    -9: "the interface is not up",
+    -11: "promiscuous mode not permitted",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +75,11 @@ class LiveCapture:
             handle.set_promisc(s.promiscuous)
             handle.set_timeout(int(POLL_SECONDS * 1000))
             handle.set_buffer_size(s.kernel_buffer_mib * 1024 * 1024)
-            handle.activate()
+            status = handle.activate()
+            # activate() reports some failures as a status rather than an exception (a missing
+            # interface is PCAP_ERROR_NO_SUCH_DEVICE, -5): negative is an error, positive a warning.
+            if isinstance(status, int) and status < 0:
+                raise pcapy.PcapError(_ACTIVATE_ERRORS.get(status, f"pcap_activate said {status}"))
         except pcapy.PcapError as exc:
             raise CaptureError(f"cannot capture: {exc}", where=f"interface {interface}") from None
         if bpf:
@@ -136,31 +147,11 @@ class LiveCapture:
             yield self._batch(chunks)
 
     def _batch(self, chunks: list[Chunk]) -> PacketBatch:
-        if not chunks:
-            chunks = [Chunk(b"", b"")]
-        meta = np.frombuffer(b"".join(c.meta for c in chunks), dtype=np.uint32).reshape(-1, 4)
-        data = np.frombuffer(b"".join(c.data for c in chunks), dtype=np.uint8)
-        # Offsets are per chunk: shift each chunk's by where its bytes start in the joined buffer.
-        starts = np.cumsum([0] + [len(c.data) for c in chunks[:-1]], dtype=np.int64)
-        shift = np.repeat(starts, np.array([c.packets for c in chunks], dtype=np.int64))
-        offset = meta[:, 2].astype(np.int64) + shift
-        caplen = meta[:, 3].astype(np.int64)
-        ts_ns = meta[:, 0].astype(np.int64) * 1_000_000_000 + meta[:, 1].astype(np.int64) * 1000
-        n = len(offset)
-        batch = PacketBatch(
-            data=data,
-            offset=offset,
-            caplen=caplen,
-            # next_batch gives no wire length: with the default snap length nothing is cut.
-            wirelen=caplen,
-            ts_ns=ts_ns,
-            linktype=np.full(n, self.linktype, dtype=np.int32),
-            first_frame=self._frames,
-            capture=self.name,
-        )
+        batch = chunks_to_batch(chunks, self.linktype, self._frames, self.name)
+        n = len(batch)
         self._frames += n
         self._packets += n
-        self._bytes += int(caplen.sum())
+        self._bytes += int(batch.caplen.sum())
         return batch
 
     def counters(self) -> CaptureCounters:

@@ -165,7 +165,7 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
         # The central service is down: the scan's alert waits in the sensor's spool.
         lab.run(*_traffic(lab, "scan", lab.server_ip, "1000", "1100"))
         wait_for("batches in the spool", lambda: status(tmp_path).get("spool_batches", 0) > 0)
-        assert not status(tmp_path)["central_reachable"]
+        wait_for("the sensor to notice", lambda: status(tmp_path).get("central_reachable") is False)
         with central(lab, tmp_path):
             wait_for("the spool to drain", lambda: status(tmp_path).get("spool_batches") == 0
                      and status(tmp_path).get("central_reachable"))  # fmt: skip
