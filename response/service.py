@@ -246,7 +246,15 @@ class ResponseService:
         return started
 
     def runnable(self) -> list[str]:
-        return self.store.run_ids(frozenset({RunState.QUEUED, RunState.WAITING}))
+        """Runs the lock holder should advance: queued, waiting, and any real run left running
+        (no other engine can be running it; a pass that failed half-way left it so)."""
+        found = self.store.run_ids(frozenset({RunState.QUEUED, RunState.RUNNING, RunState.WAITING}))
+        return [r for r in found if not self._foreign_dry_run(r)]
+
+    def _foreign_dry_run(self, run_id: str) -> bool:
+        # Dry runs touch nothing and may run without the lock (``playbooks run --dry-run``).
+        row = self.store.run_row(run_id)
+        return bool(row["dry_run"]) and row["state"] is RunState.RUNNING
 
     def check_action(self, action_id: str) -> None:
         if self.engine.actions.get(action_id) is None:
