@@ -34,7 +34,7 @@ from tests.unit.response.conftest import PLAYBOOKS, sample_alert
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100, help="at most 100 (a playbook's limit)")
     args = parser.parse_args()
     files = sorted(PLAYBOOKS.glob("*.yaml"))
     start = time.perf_counter()
