@@ -14,6 +14,8 @@ import yaml
 #: Largest playbook file read, and most nodes walked in one (aliases count every time).
 MAX_FILE_BYTES = 256 * 1024
 MAX_NODES = 50_000
+#: Deepest nesting walked (a recursive alias, ``&a [*a]``, would otherwise never end).
+MAX_DEPTH = 64
 
 Path_ = tuple[str | int, ...]
 _PLAIN_TAGS = frozenset(
@@ -48,7 +50,10 @@ class LinedYaml:
 def load(text: str) -> LinedYaml:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise YamlProblem(f"larger than {MAX_FILE_BYTES} bytes", None)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks characters already
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"not valid YAML: {exc}", None) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -76,6 +81,9 @@ def _walk(
     budget: list[int],
 ) -> Any:
     budget[0] -= 1
+    if len(path) > MAX_DEPTH:
+        line = node.start_mark.line + 1
+        raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels (a recursive alias?)", line)
     if budget[0] < 0:
         raise YamlProblem(
             f"more than {MAX_NODES} values (aliases expanding?)", node.start_mark.line + 1

@@ -64,6 +64,8 @@ def test_every_problem_at_once_with_line_and_step() -> None:
         ("- just\n- a list\n", 1, "a playbook is a mapping"),
         ("a: !!python/object/apply:os.system ['true']\n", 1, "not valid YAML"),
         ("", 1, "empty document"),
+        ("a: &a [*a]\n", 1, "a recursive alias"),
+        ("\x08", None, "not valid YAML"),
     ],
 )
 def test_bad_yaml(text: str, line: int, message: str) -> None:
