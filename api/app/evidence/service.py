@@ -15,6 +15,12 @@ from api.app.evidence.files import PCAP_MAGICS, EvidenceFiles
 from api.app.fleet.service import FleetService
 from cityshield.errors import NotFoundError
 
+_HEALTH = {
+    "offline": "offline",
+    "stale": "late with its heartbeats",
+    "revoked": "revoked",
+    "never_seen": "not heard from yet",
+}
 UploadStatus = Literal["complete", "partial", "aged_out", "not_found"]
 
 
@@ -97,7 +103,7 @@ class EvidenceService:
         if s.health in ("offline", "stale", "revoked", "never_seen"):
             last = s.last_heartbeat_at.isoformat() if s.last_heartbeat_at else "never"
             raise Missing(
-                f"sensor {sensor!r} is {s.health.replace('_', ' ')} (last contact {last}) and "
+                f"sensor {sensor!r} is {_HEALTH[s.health]} (last contact {last}) and "
                 f"has not uploaded the packets of alert {alert_id}"
             )
         raise Missing(

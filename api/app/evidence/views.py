@@ -36,7 +36,13 @@ def evidence_service(services: Services) -> EvidenceService:
     tags=["sensors"],
     summary="A sensor uploads the packets of one of its alerts (pcap body)",
     openapi_extra={
-        "requestBody": {"required": False, "content": {PCAP_TYPE: {"schema": {}}}},
+        # Any content type is read as the raw capture; octet-stream is what generic clients send.
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
     },
 )
 async def upload(
