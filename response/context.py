@@ -114,7 +114,7 @@ def template_context(
     return {
         "alert": alert,
         "observables": observables(alert),
-        "case": {"id": run.get("case_id")},
+        "case": {**(run.get("case") or {}), "id": run.get("case_id")},
         "inputs": run.get("inputs") or {},
         "steps": done,
         "item": item,

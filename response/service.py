@@ -65,7 +65,9 @@ class ResponseService:
         inputs: dict[str, Any] | None = None,
         dry_run: bool = False,
         case_id: str | None = None,
+        case: dict[str, Any] | None = None,
     ) -> str:
+        """A queued run; ``case`` is the case as the API shows it (its fields fill templates)."""
         playbook = self.playbook(playbook_id)
         resolved = resolve_inputs(playbook, inputs or {})
         run_id = self.store.create_run(
@@ -75,7 +77,8 @@ class ResponseService:
             started_by=actor,
             started_role=role,
             alert=None if alert is None else alert.model_dump(mode="json"),
-            case_id=case_id,
+            case_id=case_id or (None if case is None else str(case.get("id"))),
+            case=case,
             inputs=resolved,
             at=self.clock.now(),
         )

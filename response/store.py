@@ -41,7 +41,7 @@ CREATE TABLE runs (
     id TEXT PRIMARY KEY, playbook_id TEXT NOT NULL, playbook_version INTEGER NOT NULL,
     playbook TEXT NOT NULL, state TEXT NOT NULL, dry_run INTEGER NOT NULL,
     started_by TEXT NOT NULL, started_role TEXT NOT NULL, alert TEXT, alert_id TEXT,
-    case_id TEXT, inputs TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+    case_id TEXT, case_doc TEXT, inputs TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
 );
 CREATE INDEX runs_state ON runs (state, updated_at);
@@ -162,13 +162,14 @@ class RunStore:
         case_id: str | None,
         inputs: dict[str, Any],
         at: datetime,
+        case: dict[str, Any] | None = None,
     ) -> str:
         run_id = "run_" + secrets.token_hex(8)
         with self.write() as db:
             db.execute(
                 "INSERT INTO runs (id, playbook_id, playbook_version, playbook, state, dry_run, "
-                "started_by, started_role, alert, alert_id, case_id, inputs, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "started_by, started_role, alert, alert_id, case_id, case_doc, inputs, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     playbook["id"],
@@ -181,6 +182,7 @@ class RunStore:
                     _j(alert),
                     None if alert is None else alert.get("id"),
                     case_id,
+                    _j(case),
                     _j(inputs),
                     micros(at),
                     micros(at),
@@ -200,8 +202,8 @@ class RunStore:
         with self.read() as db:
             row = db.execute(
                 "SELECT id, playbook_id, playbook_version, playbook, state, dry_run, started_by, "
-                "started_role, alert, alert_id, case_id, inputs, reason, created_at, updated_at "
-                "FROM runs WHERE id = ?",
+                "started_role, alert, alert_id, case_id, case_doc, inputs, reason, created_at, "
+                "updated_at FROM runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
         if row is None:
@@ -220,13 +222,14 @@ class RunStore:
             "alert",
             "alert_id",
             "case_id",
+            "case",
             "inputs",
             "reason",
             "created_at",
             "updated_at",
         )
         out = dict(zip(keys, row, strict=True))
-        for k in ("playbook", "alert", "inputs"):
+        for k in ("playbook", "alert", "case", "inputs"):
             out[k] = _l(out[k])
         out["state"] = RunState(out["state"])
         out["dry_run"] = bool(out["dry_run"])

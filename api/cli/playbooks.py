@@ -189,6 +189,7 @@ def _inputs(pairs: list[str]) -> dict[str, Any]:
 def run(
     playbook: Annotated[str, typer.Argument(help="Playbook id.")],
     alert: Annotated[str | None, typer.Option("--alert", help="The alert it is about.")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="The case it is about.")] = None,
     inputs: Annotated[
         list[str] | None, typer.Option("--input", help="NAME=VALUE (repeatable).")
     ] = None,
@@ -217,6 +218,7 @@ def run(
             alert=found,
             inputs=_inputs(inputs or []),
             dry_run=dry_run,
+            case=None if case is None else api.desk.get_case(case),
         )
         if dry_run or api.worker.lock.acquire():
             api.service.engine.advance(run_id)

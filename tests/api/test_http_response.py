@@ -39,6 +39,14 @@ steps:
     action: case.create
     with: {title: "Guessing from {{ alert.source.ip }}", alert_ids: ["{{ alert.id }}"]}
 """
+NOTE = """\
+id: note-case
+name: Note on the case
+steps:
+  - id: note
+    action: case.update
+    with: {case_id: "{{ case.id }}", status: in_progress, comment: "playbook on {{ case.title }}"}
+"""
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -47,6 +55,7 @@ def app(tmp_path: Path, api_store: SqliteAlertStore, api_clock: FixedClock) -> F
     folder = tmp_path / "playbooks"
     folder.mkdir()
     (folder / "guarded.yaml").write_text(PLAYBOOK)
+    (folder / "note-case.yaml").write_text(NOTE)
     (folder / "scan-from-abroad.yaml").write_text(
         (REPO / "playbooks/scan-from-abroad.yaml").read_text()
     )
@@ -96,7 +105,7 @@ def start(
 
 def test_playbooks_and_their_problems(http: TestClient, who: Credentials) -> None:
     answer = http.get("/api/v1/response/playbooks", headers=who.headers("auditor")).json()
-    assert [p["id"] for p in answer["items"]] == ["guarded", "scan-from-abroad"]
+    assert [p["id"] for p in answer["items"]] == ["guarded", "note-case", "scan-from-abroad"]
     [problem] = answer["problems"]
     assert (
         problem["file"].endswith("broken.yaml") and problem["step"] == "x" and problem["line"] == 3
@@ -277,3 +286,32 @@ def test_ingested_alerts_start_triggered_runs(
             ("guarded", hit.id, "waiting")
         ]
         assert runs[0]["started_by"] == "trigger:brute_force.ssh"
+
+
+def test_a_run_about_a_case(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore
+) -> None:
+    stored = alert("brute_force.ssh")
+    api_store.upsert_alerts([stored])
+    case = http.post(
+        "/api/v1/cases",
+        json={"title": "Bastion guessing", "alert_ids": [stored.id]},
+        headers=who.headers("responder"),
+    ).json()
+    started = http.post(
+        "/api/v1/response/runs",
+        json={"playbook_id": "note-case", "case_id": case["id"]},
+        headers=who.headers("responder"),
+    )
+    assert started.status_code == 201 and started.json()["case_id"] == case["id"]
+    run = until(http, who, started.json()["id"], "succeeded", "failed")
+    assert run["state"] == "succeeded", run["reason"]
+    after = http.get(f"/api/v1/cases/{case['id']}", headers=who.headers("auditor")).json()
+    assert after["status"] == "in_progress"
+    assert [c["text"] for c in after["comments"]] == ["playbook on Bastion guessing"]
+    missing = http.post(
+        "/api/v1/response/runs",
+        json={"playbook_id": "note-case", "case_id": "nope"},
+        headers=who.headers("responder"),
+    )
+    assert missing.status_code == 404

@@ -65,6 +65,10 @@ class CaseDeskAdapter:
             mode="json"
         )
 
+    def get_case(self, case_id: str) -> dict[str, Any]:
+        """The case as the API shows it, without comments (what templates may read)."""
+        return self.cases.get(case_id).model_dump(mode="json", exclude={"comments"})
+
     def update_case(
         self, case_id: str, *, changes: dict[str, Any], comment: str | None, actor: str
     ) -> dict[str, Any]:
@@ -80,6 +84,7 @@ class ResponseApi:
     service: ResponseService
     worker: ResponseWorker
     issues: list[PlaybookIssue]
+    desk: CaseDeskAdapter
 
     def start(self) -> None:
         self.worker.start()
@@ -107,7 +112,8 @@ def build_response_api(
         if settings.playbooks_dir is not None:
             raise
         playbooks, issues = {}, []  # an installed package without the repository's playbooks
-    actions = build_actions(settings, store=store, revoker=revoker, cases=CaseDeskAdapter(cases))
+    desk = CaseDeskAdapter(cases)
+    actions = build_actions(settings, store=store, revoker=revoker, cases=desk)
     runs = RunStore(settings.db)
     engine = ResponseEngine(runs, actions, AuditAdapter(audit), clock)
     service = ResponseService(runs, engine, playbooks, clock)
@@ -118,7 +124,7 @@ def build_response_api(
         auto_start=settings.auto_start,
         is_stored=lambda alert_id: _stored(store, alert_id),
     )
-    return ResponseApi(service, worker, issues)
+    return ResponseApi(service, worker, issues, desk)
 
 
 def _stored(store: AlertStore, alert_id: str) -> bool:

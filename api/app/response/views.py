@@ -84,6 +84,9 @@ def start(body: RunCreate, principal: CaseWorker, services: ServicesDep) -> RunD
             alert = services.store.get_alert(body.alert_id)
         except NotFoundError:
             raise Missing(f"no alert with id {body.alert_id!r}") from None
+    case = None
+    if body.case_id is not None:  # its fields fill templates ({{ case.title }}); 404 if absent
+        case = api.desk.get_case(body.case_id)
     try:
         api.service.playbook(body.playbook_id)
         run_id = api.service.start(
@@ -93,7 +96,7 @@ def start(body: RunCreate, principal: CaseWorker, services: ServicesDep) -> RunD
             alert=alert,
             inputs=body.inputs,
             dry_run=body.dry_run,
-            case_id=body.case_id,
+            case=case,
         )
     except NotFoundError as exc:
         raise Missing(exc.message) from None
