@@ -66,7 +66,8 @@ class ResponseSettings(Section):
     poll_seconds: float = Field(1.0, gt=0, le=60)
     #: Most runs queued by triggers and not yet started; more are dropped and counted.
     max_queued_triggers: int = Field(1000, ge=1)
-    evidence_dir: Path = Path("evidence")
+    #: Evidence bundles (``evidence.collect``), one folder per run and step.
+    evidence_dir: Path = Path("response-evidence")
     evidence_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
     firewall: FirewallSettings = FirewallSettings()
     dns: RpzSettings = RpzSettings()

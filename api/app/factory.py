@@ -116,6 +116,7 @@ def build_services(
         cases=services.cases,
         clock=clock,
         revoker=services.pki.components.registry,
+        ring=lambda alert_id: evidence_views.evidence_service(services).files.pcap(alert_id),
     )
     on_new_alerts.append(response_api.worker.submit_alerts)
     services.extra["response"] = response_api

@@ -26,6 +26,7 @@ from alerts.model import Alert
 from api.app.audit.log import AuditLog
 from api.app.cases.service import CaseService
 from api.app.db import ServiceDatabase
+from api.app.evidence.files import EvidenceFiles, evidence_dir
 from api.app.response.service import DEFAULT_PLAYBOOKS, ResponseApi, build_response_api
 from api.cli.common import ConfigOpt, JsonOpt, err, load, out, user_errors
 from api.composition import build_registry, build_store
@@ -66,7 +67,14 @@ def _open(settings: Settings) -> ResponseApi:
         cases=CaseService(db, store, audit, clock),
         clock=clock,
         revoker=registry,
+        ring=None if settings.api.service_db == ":memory:" else _uploaded(settings),
     )
+
+
+def _uploaded(settings: Settings) -> Callable[[str], Path | None]:
+    """The packets sensors uploaded from their rings (the service's evidence files)."""
+    files = EvidenceFiles(evidence_dir(settings.api.service_db))
+    return files.pcap
 
 
 def response_triggers(

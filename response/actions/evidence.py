@@ -11,7 +11,9 @@ action is idempotent.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +27,7 @@ from response.actions.base import Action, ActionContext, ActionParams, Result
 from sensors.sources.open import open_capture
 
 _PCAP_NS_MAGIC = 0xA1B23C4D
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 
 class EvidenceParams(ActionParams):
@@ -40,10 +43,19 @@ class CollectEvidenceAction(Action):
     idempotent = True
     summary = "Bundle the alert, its flows and packets with hashes and a chain-of-custody record"
 
-    def __init__(self, store: AlertStore | None, folder: Path, max_bytes: int) -> None:
+    def __init__(
+        self,
+        store: AlertStore | None,
+        folder: Path,
+        max_bytes: int,
+        ring: Callable[[str], Path | None] | None = None,
+    ) -> None:
         self.store = store
         self.folder = folder
         self.max_bytes = max_bytes
+        #: The packets a sensor cut from its ring and uploaded for an alert (the central
+        #: service's evidence files), for alerts whose capture file is not on this machine.
+        self.ring = ring
 
     def plan(self, params: EvidenceParams) -> str:
         alert = params.alert_id or "(the run's alert)"
@@ -60,27 +72,48 @@ class CollectEvidenceAction(Action):
         (bundle / "flows.jsonl").write_bytes(b"".join(orjson.dumps(f) + b"\n" for f in flows))
         files["flows.jsonl"] = bundle / "flows.jsonl"
         frames = alert.evidence.frames[: params.max_frames]
-        if alert.evidence.capture_file and frames:
+        capture = alert.evidence.capture_file
+        uploaded = None
+        if self.ring is not None:
+            try:
+                uploaded = self.ring(alert.id)
+            except CityShieldError as exc:
+                problems.append(f"sensor packets: {exc}")
+        packets_from: str | None = None
+        if (capture is None or not Path(capture).is_file()) and uploaded is not None:
+            if uploaded.stat().st_size > self.max_bytes:
+                raise ActionError(f"the sensor's packets are larger than {self.max_bytes} bytes")
+            with uploaded.open("rb") as head:
+                name = "packets.pcapng" if head.read(4) == _PCAPNG_MAGIC else "packets.pcap"
+            shutil.copyfile(uploaded, bundle / name)
+            files[name] = bundle / name
+            packets_from = f"sensor {alert.observer}'s ring, as uploaded to the service"
+        elif capture and frames:
             try:
                 cut = _cut_frames(
-                    Path(alert.evidence.capture_file),
-                    set(frames),
-                    bundle / "packets.pcap",
-                    self.max_bytes,
+                    Path(capture), set(frames), bundle / "packets.pcap", self.max_bytes
                 )
                 files["packets.pcap"] = bundle / "packets.pcap"
+                packets_from = f"capture file {capture}, frames {frames[0]}..{frames[-1]}"
                 if cut < len(frames):
                     problems.append(
                         f"{len(frames) - cut} of {len(frames)} frames not found in the capture"
                     )
             except CityShieldError as exc:
                 problems.append(f"packets: {exc}")
+        else:
+            problems.append("no packets: no capture frames and no upload from a sensor's ring")
         digests = {n: _digest(p) for n, p in sorted(files.items())}
         manifest: dict[str, JsonValue] = {n: dict(d) for n, d in digests.items()}
         if sum(int(d["bytes"]) for d in digests.values()) > self.max_bytes:
             raise ActionError(f"the bundle is larger than {self.max_bytes} bytes")
         manifest_bytes = orjson.dumps(
-            {"alert_id": alert.id, "files": dict[str, JsonValue](manifest), "problems": problems},
+            {
+                "alert_id": alert.id,
+                "files": dict[str, JsonValue](manifest),
+                "packets_from": packets_from,
+                "problems": problems,
+            },
             option=orjson.OPT_INDENT_2,
         )
         (bundle / "manifest.json").write_bytes(manifest_bytes)

@@ -3,7 +3,8 @@ their dependencies. A duplicate id stops start-up with a clear error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from alerts.stores.base import AlertStore
 from cityshield.errors import ConfigError
@@ -71,6 +72,7 @@ def build_actions(
     store: AlertStore | None = None,
     revoker: CertificateRevoker | None = None,
     cases: CaseDesk | None = None,
+    ring: Callable[[str], Path | None] | None = None,
 ) -> ActionRegistry:
     """The built-in actions with their dependencies (the composition root hands them in)."""
     nft = Nftables(settings.firewall)
@@ -82,7 +84,7 @@ def build_actions(
             RevokeCertificateAction(revoker),
             EmailAction(settings.smtp),
             WebhookAction(settings.webhooks),
-            CollectEvidenceAction(store, settings.evidence_dir, settings.evidence_max_bytes),
+            CollectEvidenceAction(store, settings.evidence_dir, settings.evidence_max_bytes, ring),
             CaseCreateAction(cases),
             CaseUpdateAction(cases),
             AlertUpdateAction(store),

@@ -4,6 +4,8 @@ runs, cancel, triggers from ingest, and every decision in the audit log."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from alerts.evidence import Evidence
 from alerts.model import Severity
 from alerts.stores import SqliteAlertStore
 from api.app.factory import create_app
@@ -47,6 +50,14 @@ steps:
     action: case.update
     with: {case_id: "{{ case.id }}", status: in_progress, comment: "playbook on {{ case.title }}"}
 """
+COLLECT = """\
+id: collect
+name: Keep the evidence
+steps:
+  - id: bundle
+    action: evidence.collect
+    with: {note: "for the case"}
+"""
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -56,12 +67,16 @@ def app(tmp_path: Path, api_store: SqliteAlertStore, api_clock: FixedClock) -> F
     folder.mkdir()
     (folder / "guarded.yaml").write_text(PLAYBOOK)
     (folder / "note-case.yaml").write_text(NOTE)
+    (folder / "collect.yaml").write_text(COLLECT)
     (folder / "scan-from-abroad.yaml").write_text(
         (REPO / "playbooks/scan-from-abroad.yaml").read_text()
     )
     (folder / "broken.yaml").write_text("id: broken\nname: b\nsteps: [{id: x, action: no.such}]\n")
     settings = ResponseSettings(
-        db=str(tmp_path / "response.db"), playbooks_dir=folder, poll_seconds=0.05
+        db=str(tmp_path / "response.db"),
+        playbooks_dir=folder,
+        poll_seconds=0.05,
+        evidence_dir=tmp_path / "bundles",
     )
     return create_app(api_settings(tmp_path), api_store, clock=api_clock, response=settings)
 
@@ -105,7 +120,8 @@ def start(
 
 def test_playbooks_and_their_problems(http: TestClient, who: Credentials) -> None:
     answer = http.get("/api/v1/response/playbooks", headers=who.headers("auditor")).json()
-    assert [p["id"] for p in answer["items"]] == ["guarded", "note-case", "scan-from-abroad"]
+    ids = [p["id"] for p in answer["items"]]
+    assert ids == ["collect", "guarded", "note-case", "scan-from-abroad"]
     [problem] = answer["problems"]
     assert (
         problem["file"].endswith("broken.yaml") and problem["step"] == "x" and problem["line"] == 3
@@ -315,3 +331,40 @@ def test_a_run_about_a_case(
         headers=who.headers("responder"),
     )
     assert missing.status_code == 404
+
+
+def test_evidence_from_a_sensors_ring(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore, tmp_path: Path
+) -> None:
+    """The sensor uploaded the alert's packets (its capture file is on the sensor, not here):
+    the bundle holds exactly those bytes, hashed, and says where they came from."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    stored = alert(
+        "brute_force.ssh", evidence=Evidence(capture_file="/on/the/sensor.pcap", frames=[1])
+    )
+    api_store.upsert_alerts([stored])
+    wrpcap(str(tmp_path / "up.pcap"), [Ether() / IP(dst="198.51.100.10") / TCP(dport=22)])
+    pcap = (tmp_path / "up.pcap").read_bytes()
+    up = http.put(
+        f"/api/v1/evidence?alert_id={stored.id}&status=complete",
+        content=pcap,
+        headers=who.headers("sensor"),
+    )
+    assert up.status_code == 200, up.text
+    started = http.post(
+        "/api/v1/response/runs",
+        json={"playbook_id": "collect", "alert_id": stored.id},
+        headers=who.headers("responder"),
+    )
+    run = until(http, who, started.json()["id"], "succeeded", "failed")
+    assert run["state"] == "succeeded", run["reason"]
+    result = run["steps"][0]["result"]
+    bundle = Path(result["bundle"])
+    assert bundle.parent == tmp_path / "bundles"
+    assert (bundle / "packets.pcap").read_bytes() == pcap
+    assert result["files"]["packets.pcap"]["sha256"] == hashlib.sha256(pcap).hexdigest()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert "dmz-tap-1's ring" in manifest["packets_from"]

@@ -4,6 +4,7 @@ the API's audit log, cases, alert store and PKI registry handed in through small
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ def build_response_api(
     cases: CaseService,
     clock: Clock,
     revoker: CertificateRevoker | None = None,
+    ring: Callable[[str], Path | None] | None = None,
 ) -> ResponseApi:
     """The service over ``settings.db``; a playbook folder with problems still loads the good
     playbooks (the problems are listed at ``GET /api/v1/response/playbooks``)."""
@@ -113,7 +115,7 @@ def build_response_api(
             raise
         playbooks, issues = {}, []  # an installed package without the repository's playbooks
     desk = CaseDeskAdapter(cases)
-    actions = build_actions(settings, store=store, revoker=revoker, cases=desk)
+    actions = build_actions(settings, store=store, revoker=revoker, cases=desk, ring=ring)
     runs = RunStore(settings.db)
     engine = ResponseEngine(runs, actions, AuditAdapter(audit), clock)
     service = ResponseService(runs, engine, playbooks, clock)
@@ -140,4 +142,9 @@ def default_response_settings(api: ApiSettings) -> ResponseSettings:
     service database (in memory with it), triggers off."""
     if api.service_db == ":memory:":
         return ResponseSettings(db=":memory:", auto_start=False)
-    return ResponseSettings(db=str(Path(api.service_db).with_name("response.db")), auto_start=False)
+    next_to = Path(api.service_db)
+    return ResponseSettings(
+        db=str(next_to.with_name("response.db")),
+        evidence_dir=next_to.with_name("response-evidence"),
+        auto_start=False,
+    )
