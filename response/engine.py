@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,18 +226,24 @@ class ResponseEngine:
                 )
                 return False
             expires = now.timestamp() + approval.ttl
-            from datetime import UTC, datetime
-
-            approval_id = self.store.create_approval(
-                run["id"],
-                step.id,
-                reason=reason,
-                roles=approval.approvers.roles,
-                users=approval.approvers.users,
-                required=approval.required,
-                expires_at=datetime.fromtimestamp(expires, UTC),
-                at=now,
-            )
+            asked = [
+                a
+                for a in self.store.approvals(run_id=run["id"], state=ApprovalState.PENDING)
+                if a.step_key == step.id
+            ]
+            if asked:  # asked before an engine died: ask once, not twice
+                approval_id, expires = asked[-1].id, asked[-1].expires_at.timestamp()
+            else:
+                approval_id = self.store.create_approval(
+                    run["id"],
+                    step.id,
+                    reason=reason,
+                    roles=approval.approvers.roles,
+                    users=approval.approvers.users,
+                    required=approval.required,
+                    expires_at=datetime.fromtimestamp(expires, UTC),
+                    at=now,
+                )
             self.store.put_step(
                 run["id"],
                 step.id,

@@ -450,7 +450,7 @@ class RunStore:
         where = " WHERE " + " AND ".join(conditions) if conditions else ""
         with self.read() as db:
             # Constant fragments only; every value is a parameter.
-            sql = _APPROVALS + where + " ORDER BY a.created_at LIMIT ?"
+            sql = _APPROVALS + where + " ORDER BY a.created_at, a.rowid LIMIT ?"
             rows = db.execute(
                 sql,
                 [*params, limit],

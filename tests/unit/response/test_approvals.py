@@ -150,3 +150,33 @@ def test_cancel_withdraws_pending_approvals(run_store: RunStore, clock: FixedClo
     service.cancel(run_id, actor="ana", role="responder", comment="false positive")
     assert service.pending() == []
     assert service.engine.advance(run_id) is RunState.CANCELLED
+
+
+def test_a_declined_approval_can_be_asked_again(run_store: RunStore, clock: FixedClock) -> None:
+    service, action, run_id = start(run_store, clock)
+    [first] = service.pending()
+    service.decide(first.id, actor="rita", role="responder", approve=False, comment="not yet")
+    assert service.engine.advance(run_id) is RunState.DECLINED
+    service.retry(run_id, "ok", actor="rita", role="responder")
+    assert service.engine.advance(run_id) is RunState.WAITING
+    [second] = service.pending()
+    assert second.id != first.id
+    service.decide(second.id, actor="rita", role="responder", approve=True, comment="now")
+    assert service.engine.advance(run_id) is RunState.WAITING  # on to ok2
+    assert action.calls == ["before", "block"]
+    states = {a.id: a.state for a in run_store.approvals(run_id=run_id)}
+    assert (
+        states[first.id] is ApprovalState.DECLINED and states[second.id] is ApprovalState.APPROVED
+    )
+
+
+def test_an_engine_that_died_after_asking_does_not_ask_twice(
+    run_store: RunStore, clock: FixedClock
+) -> None:
+    service, _, run_id = start(run_store, clock)
+    [asked] = service.pending()
+    # As if the engine died after writing the approval and before recording the step waiting.
+    run_store.delete_step(run_id, "ok")
+    run_store.set_state(run_id, RunState.RUNNING, "", clock.now())
+    assert service.engine.advance(run_id) is RunState.WAITING
+    assert [a.id for a in service.pending()] == [asked.id]
