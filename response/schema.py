@@ -82,6 +82,13 @@ class Condition(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _tests_something(self) -> Self:
+        tests = (self.equals, self.not_equals, self.in_, self.exists, self.matches)
+        if all(t is None for t in tests):
+            raise ValueError("a condition needs a test: equals, not_equals, in, exists or matches")
+        return self
+
 
 class Retry(_Model):
     attempts: int = Field(1, ge=1, le=10, description="tries in all, the first included")

@@ -186,3 +186,82 @@ def test_an_unreachable_smtp_server_is_a_clear_failure(
     run_id = service.start("tell", actor="ana", role="responder", alert=sample_alert())
     assert service.engine.advance(run_id) is RunState.FAILED
     assert "SMTP 127.0.0.1" in (service.detail(run_id).steps[0].error or "")
+
+
+class Api(BaseHTTPRequestHandler):
+    """An allow-listed API (answers JSON) that redirects /elsewhere to a host not on the list."""
+
+    seen: list[tuple[str, str, bytes]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        Api.seen.append((self.command, self.path, self.rfile.read(length)))
+        if self.path == "/elsewhere":
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:9/stolen")
+            self.end_headers()
+            return
+        body = json.dumps({"ticket": 17, "auth": self.headers.get("Authorization")}).encode()
+        self.send_response(201)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_http_request_to_an_allowed_host(run_store: RunStore, clock: FixedClock) -> None:
+    Api.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://localhost:{server.server_address[1]}"
+    try:
+        settings = ResponseSettings(http={"allowed_hosts": ["localhost"]})
+        pb = Playbook.model_validate(
+            {
+                "id": "api",
+                "name": "call",
+                "steps": [
+                    {
+                        "id": "ticket",
+                        "action": "http.request",
+                        "with": {
+                            "method": "POST",
+                            "url": f"{base}/tickets",
+                            "bearer_token": "s3cret",
+                            "json": {"ip": "{{ alert.source.ip }}"},
+                        },
+                    },
+                    {
+                        "id": "redirected",
+                        "action": "http.request",
+                        "with": {"url": f"{base}/elsewhere"},
+                    },
+                    {
+                        "id": "off-list",
+                        "action": "http.request",
+                        "on_failure": "continue",
+                        "with": {"url": "http://127.0.0.1:9/nope"},
+                    },
+                ],
+            }
+        )
+        service = make_service(run_store, clock, [pb], settings=settings)
+        run_id = service.start("api", actor="ana", role="responder", alert=sample_alert())
+        assert service.engine.advance(run_id) is RunState.SUCCEEDED
+    finally:
+        server.shutdown()
+        server.server_close()
+    steps = {s.key: s for s in service.detail(run_id).steps}
+    assert steps["ticket"].result == {
+        "status": 201,
+        "body": '{"ticket": 17, "auth": "Bearer s3cret"}',
+    }
+    assert steps["ticket"].params["bearer_token"] == "**********"  # type: ignore[index,call-overload]
+    assert Api.seen[0] == ("POST", "/tickets", b'{"ip":"203.0.113.66"}')
+    assert steps["redirected"].result == {"status": 302, "body": ""}  # not followed
+    assert [p for _, p, _ in Api.seen] == ["/tickets", "/elsewhere"]
+    assert "not on the allow-list" in (steps["off-list"].error or "")

@@ -112,3 +112,12 @@ def test_rendered_output_is_bounded() -> None:
     big = {"alert": {"m": "x" * 40_000}}
     with pytest.raises(template.TemplateError, match="more than"):
         template.render("{{ alert.m }}{{ alert.m }}", big)
+
+
+def test_a_condition_without_a_test_is_a_problem() -> None:
+    text = "id: x\nname: y\nsteps:\n  - id: a\n    action: wait\n    with: {seconds: 1}\n" + (
+        "    when:\n      - value: '{{ alert.severity }}'\n"
+    )
+    _, issues = validate_text(text, "f.yaml", action_types())
+    assert [(i.line, i.step) for i in issues] == [(8, "a")]
+    assert "a condition needs a test" in issues[0].message
