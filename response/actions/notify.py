@@ -116,7 +116,8 @@ class WebhookAction(Action):
         return target
 
     def plan(self, params: WebhookParams) -> str:
-        return f"POST a signed message to webhook {params.target!r}"
+        target = self._target(params)  # a dry run shows a target missing from the settings
+        return f"POST a signed message to webhook {params.target!r} ({target.url})"
 
     def run(self, params: WebhookParams, ctx: ActionContext) -> Result:
         target = self._target(params)
