@@ -1,6 +1,6 @@
 """``ResponseEngine``: advances runs step by step, writing each step before and after it runs.
 
-One engine executes runs per run database at a time (``EngineLock``, an advisory lock the
+One engine executes runs per run database at a time (``response.lock.EngineLock``, a lock the
 kernel drops when the process dies): whoever takes the lock knows every run left ``running`` was
 orphaned by a dead engine and resumes it. On resuming, a step recorded as started but never
 finished is run again only if its action is idempotent; any other becomes ``unknown`` and the run
@@ -9,13 +9,9 @@ waits for a person to retry or skip it: a step is never run twice unless that is
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,49 +20,22 @@ from cityshield.clock import Clock
 from cityshield.errors import ActionError, CityShieldError
 from response.actions.base import Action, ActionContext
 from response.actions.registry import ActionRegistry
+from response.approval_step import ApprovalSteps, RunStopped, waiting_for
 from response.audit import ENGINE, Auditor
 from response.conditions import all_hold
 from response.context import template_context
-from response.models import ApprovalState, RunState, StepRecord, StepState
-from response.schema import MAX_FOREACH, OnFailure, OnOutcome, Playbook, Step
+from response.lock import EngineLock
+from response.models import RunState, StepRecord, StepState
+from response.schema import MAX_FOREACH, OnFailure, Playbook, Step
 from response.store import RunStore, micros
 from response.template import TemplateError, render
+
+__all__ = ["EngineLock", "ResponseEngine", "waiting_for"]
 
 log = logging.getLogger(__name__)
 
 
-class EngineLock:
-    """An exclusive ``flock`` on ``<run db>.engine.lock``; released when the process ends."""
-
-    def __init__(self, db_path: str) -> None:
-        #: None for an in-memory run database: no other process can see it anyway.
-        self.path = None if db_path == ":memory:" else Path(db_path + ".engine.lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        if self._fd is not None or self.path is None:
-            return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-class _Stop(Exception):
-    """The run cannot go on now (waiting, failed, cancelled); its state is written."""
-
-
-class ResponseEngine:
+class ResponseEngine(ApprovalSteps):
     def __init__(
         self,
         store: RunStore,
@@ -124,14 +93,14 @@ class ResponseEngine:
             skipping = False
             for index, step in enumerate(playbook.steps):
                 if self._cancelled(run_id):
-                    raise _Stop
+                    raise RunStopped
                 if step.approval is not None:
                     skipping = self._approval(run, index, step)
                 elif skipping:
                     self._skip_all(run, index, step, "skipped after a declined or expired approval")
                 else:
                     self._action(run, index, step)
-        except _Stop:
+        except RunStopped:
             return self._state(run_id)
         if self.store.set_state(
             run_id,
@@ -142,11 +111,6 @@ class ResponseEngine:
         ):
             self.journal(run_id, "run.finish", detail={"state": "succeeded"})
         return self._state(run_id)
-
-    def _still_waiting(self, run_id: str) -> bool:
-        now = self.clock.now()
-        pending = self.store.approvals(run_id=run_id, state=ApprovalState.PENDING)
-        return bool(pending) and all(now < a.expires_at for a in pending)
 
     def _state(self, run_id: str) -> RunState:
         return RunState(self.store.run_row(run_id)["state"])
@@ -165,7 +129,7 @@ class ResponseEngine:
             if state is RunState.NEEDS_ATTENTION:
                 kind = "run.attention"
             self.journal(run["id"], kind, detail={"state": state.value, "reason": reason})
-        raise _Stop
+        raise RunStopped
 
     def _skip_all(self, run: dict[str, Any], index: int, step: Step, why: str) -> None:
         records = self._records(run["id"])
@@ -183,177 +147,6 @@ class ResponseEngine:
             )
 
     # ------------------------------------------------------------------------------ approvals
-
-    def _approval(self, run: dict[str, Any], index: int, step: Step) -> bool:
-        """Handle an approval step; True when the steps after it are to be skipped."""
-        assert step.approval is not None
-        approval = step.approval
-        record = self._records(run["id"]).get(step.id)
-        now = self.clock.now()
-        if record is not None and record.state is StepState.SUCCEEDED:
-            return False
-        if record is not None and record.state is StepState.SKIPPED:
-            return isinstance(record.result, dict) and record.result.get("then") == "skip"
-        context = template_context(
-            run=self.store.run_row(run["id"]), steps=list(self._records(run["id"]).values())
-        )
-        if record is None:
-            if not all_hold(step.when, context):
-                self.store.put_step(
-                    run["id"],
-                    step.id,
-                    step_id=step.id,
-                    index=index,
-                    state=StepState.SKIPPED,
-                    at=now,
-                    error="conditions not met",
-                    finished=True,
-                )
-                return False
-            reason = str(render(approval.reason, context) or f"approve step {step.id}")[:2000]
-            who = waiting_for(approval.approvers.roles, approval.approvers.users, approval.required)
-            if run["dry_run"]:
-                self.store.put_step(
-                    run["id"],
-                    step.id,
-                    step_id=step.id,
-                    index=index,
-                    state=StepState.SUCCEEDED,
-                    at=now,
-                    finished=True,
-                    plan=f"would wait up to {approval.ttl}s for {who}: {reason}",
-                    result={"dry_run": True},
-                )
-                return False
-            expires = now.timestamp() + approval.ttl
-            asked = [
-                a
-                for a in self.store.approvals(run_id=run["id"], state=ApprovalState.PENDING)
-                if a.step_key == step.id
-            ]
-            if asked:  # asked before an engine died: ask once, not twice
-                approval_id, expires = asked[-1].id, asked[-1].expires_at.timestamp()
-            else:
-                approval_id = self.store.create_approval(
-                    run["id"],
-                    step.id,
-                    reason=reason,
-                    roles=approval.approvers.roles,
-                    users=approval.approvers.users,
-                    required=approval.required,
-                    expires_at=datetime.fromtimestamp(expires, UTC),
-                    at=now,
-                )
-            self.store.put_step(
-                run["id"],
-                step.id,
-                step_id=step.id,
-                index=index,
-                state=StepState.WAITING,
-                at=now,
-                attempt=True,
-                plan=f"wait for {who}: {reason}",
-                result={"approval_id": approval_id},
-            )
-            self.journal(
-                run["id"],
-                "approval.request",
-                step_key=step.id,
-                detail={
-                    "approval_id": approval_id,
-                    "who": who,
-                    "reason": reason,
-                    "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
-                },
-            )
-            self._stop(
-                run,
-                RunState.WAITING,
-                f"waiting for {who} until "
-                f"{datetime.fromtimestamp(expires, UTC).isoformat()}: {reason}",
-            )
-        found = self.store.approvals(run_id=run["id"])
-        mine = [
-            a for a in found if a.step_key == step.id and a.state is not ApprovalState.CANCELLED
-        ]
-        current = mine[-1] if mine else None
-        if current is None:  # a person asked to retry an approval: ask again
-            self.store.put_step(
-                run["id"],
-                step.id,
-                step_id=step.id,
-                index=index,
-                state=StepState.SKIPPED,
-                at=now,
-                error="approval missing",
-                finished=True,
-            )
-            return False
-        if current.state is ApprovalState.PENDING and now >= current.expires_at:
-            if self.store.set_approval_state(current.id, ApprovalState.EXPIRED):
-                self.journal(
-                    run["id"],
-                    "approval.expire",
-                    step_key=step.id,
-                    detail={"approval_id": current.id},
-                )
-            current = self.store.approvals(approval_id=current.id)[0]
-        if current.state is ApprovalState.PENDING:
-            who = waiting_for(current.roles, current.users, current.required - current.approvals)
-            self._stop(
-                run,
-                RunState.WAITING,
-                f"waiting for {who} until {current.expires_at.isoformat()}: {current.reason}",
-            )
-        if current.state is ApprovalState.APPROVED:
-            self.store.put_step(
-                run["id"],
-                step.id,
-                step_id=step.id,
-                index=index,
-                state=StepState.SUCCEEDED,
-                at=now,
-                finished=True,
-                result={
-                    "approval_id": current.id,
-                    "approved_by": [d.actor for d in current.decisions if d.decision == "approve"],
-                },
-            )
-            return False
-        outcome = (
-            approval.on_expiry if current.state is ApprovalState.EXPIRED else approval.on_decline
-        )
-        what = current.state.value
-        if outcome is OnOutcome.STOP:
-            self.store.put_step(
-                run["id"],
-                step.id,
-                step_id=step.id,
-                index=index,
-                state=StepState.FAILED,
-                at=now,
-                finished=True,
-                error=f"approval {what}",
-                result={"approval_id": current.id, "outcome": what, "then": "stop"},
-            )
-            final = (
-                RunState.EXPIRED if current.state is ApprovalState.EXPIRED else RunState.DECLINED
-            )
-            self._stop(run, final, f"approval of step {step.id} {what}")
-        self.store.put_step(
-            run["id"],
-            step.id,
-            step_id=step.id,
-            index=index,
-            state=StepState.SKIPPED,
-            at=now,
-            finished=True,
-            error=f"approval {what}",
-            result={"approval_id": current.id, "outcome": what, "then": outcome.value},
-        )
-        return outcome is OnOutcome.SKIP
-
-    # -------------------------------------------------------------------------------- actions
 
     def _action(self, run: dict[str, Any], index: int, step: Step) -> None:
         assert step.action is not None
@@ -574,11 +367,6 @@ class ResponseEngine:
             alert=row["alert"],
             case_id=row["case_id"],
         )
-
-
-def waiting_for(roles: list[str], users: list[str], count: int) -> str:
-    names = [f"role {r}" for r in roles] + [f"user {u}" for u in users]
-    return f"{count} approval(s) from {' or '.join(names)}"
 
 
 def _unknown(key: str) -> str:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from alerts.model import Alert
-from response.engine import EngineLock
+from response.lock import EngineLock
 from response.models import RunState
 from response.service import ResponseService
 
