@@ -37,6 +37,7 @@ def run(
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGHUP, lambda signum, frame: agent.reload())
         err.print(f"capturing {interface} as sensor {settings.sensor.name!r}")
         agent.run()
         c = agent.counters()
@@ -87,6 +88,8 @@ _ROWS = [
     ("central_reachable", "central service reachable"),
     ("last_contact", "last contact"),
     ("last_error", "last error"),
+    ("rule_version", "rule version"),
+    ("rule_error", "rule error"),
 ]
 
 

@@ -22,6 +22,7 @@ import orjson
 from alerts.model import Alert
 from api.composition import build_engine, build_pipeline
 from api.sensor_agent.outgoing import Outgoing
+from api.sensor_agent.reload import RuleWatcher
 from api.sensor_agent.shipper import EvidenceJob, Shipper
 from api.settings import Settings
 from cityshield.errors import ConfigError
@@ -63,6 +64,8 @@ class SensorAgent:
         self.capture = LiveCapture(interface, bpf, a.capture)
         self.engine = build_engine(settings)
         self.pipeline = build_pipeline(settings)
+        self.rules = RuleWatcher(settings)
+        self._reload = threading.Event()
         self.ring = PcapRing(a.evidence) if a.evidence.dir else None
         self.spool = DiskSpool(
             a.spool_dir,
@@ -77,12 +80,26 @@ class SensorAgent:
         self._started = time.monotonic()
         self._last_spool = time.monotonic()
         self._alerts = 0
+        self._failed_batches = 0
         self._rate = (time.monotonic(), 0, 0, 0.0, 0.0)  # when, packets, bytes, pps, bps
         self.status_path = Path(a.state_dir) / "status.json"
 
     def stop(self) -> None:
         """Ask the agent to finish (signal handlers call this)."""
         self._stop.set()
+
+    def reload(self) -> None:
+        """Look at the rule and model files now (SIGHUP)."""
+        self._reload.set()
+
+    def _maybe_reload(self) -> None:
+        force = self._reload.is_set()
+        self._reload.clear()
+        pipeline = self.rules.check(force=force)
+        if pipeline is not None:
+            # The old detectors' pending alerts go out first; the new ones start from nothing.
+            self._alerts_out(self.pipeline.finish())
+            self.pipeline = pipeline
 
     def run(self) -> None:
         self.capture.start()
@@ -101,8 +118,14 @@ class SensorAgent:
                     # still in the kernel buffer are not "in the future" of the table's clock.
                     table = self.engine.flows
                     table.now = max(table.now, time.time_ns() - CLOCK_LAG_NS)
-                self._handle(self.engine.process(batch))
+                try:
+                    self._handle(self.engine.process(batch))
+                except Exception:  # a bug on one batch must not end the sensor: count, go on
+                    self._failed_batches += 1
+                    if self._failed_batches <= 3 or self._failed_batches % 1000 == 0:
+                        log.exception("a batch failed (%d so far)", self._failed_batches)
                 self._maybe_spool()
+                self._maybe_reload()
         finally:
             self._finish()
 
@@ -193,6 +216,7 @@ class SensorAgent:
             "ring_dropped": c.ring_dropped,
             "ring_bytes": c.ring_bytes,
             "capture_error": self.capture.error,
+            "batches_failed": self._failed_batches,
             "flows_active": stats.flows_active,
             "flows_ended": sum(stats.flows_ended.values()),
             "alerts": self._alerts,
@@ -207,6 +231,9 @@ class SensorAgent:
             "central_reachable": ship.central_reachable,
             "last_contact": ship.last_contact,
             "last_error": ship.last_error,
+            "rule_version": self.rules.version,
+            "rule_reloads": self.rules.reloads,
+            "rule_error": self.rules.last_error,
             "detectors_degraded": [d for d, h in self.pipeline.health.items() if h.degraded],
         }
 
@@ -224,6 +251,7 @@ class SensorAgent:
             "spool_bytes": c["spool_bytes"],
             "uptime_seconds": round(c["uptime_seconds"], 1),
             "software_version": VERSION,
+            "rule_version": self.rules.version,
             "detectors_degraded": c["detectors_degraded"][:100],
         }
 

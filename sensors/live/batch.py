@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sensors.gather import PAD
 from sensors.live.ring import Chunk
 from sensors.sources.batch import PacketBatch
 
@@ -14,14 +15,16 @@ def chunks_to_batch(chunks: list[Chunk], linktype: int, first_frame: int, name: 
     if not chunks:
         chunks = [Chunk(b"", b"")]
     meta = np.frombuffer(b"".join(c.meta for c in chunks), dtype=np.uint32).reshape(-1, 4)
-    data = np.frombuffer(b"".join(c.data for c in chunks), dtype=np.uint8)
+    # The decoder reads fields of every packet at once, also just past a short one: batch
+    # buffers end in PAD spare bytes (``sensors.gather``), joined in the same copy.
+    data = np.frombuffer(b"".join([*(c.data for c in chunks), bytes(PAD)]), dtype=np.uint8)
     # Offsets are per chunk: shift each chunk's by where its bytes start in the joined buffer.
     starts = np.cumsum([0] + [len(c.data) for c in chunks[:-1]], dtype=np.int64)
     shift = np.repeat(starts, np.array([c.packets for c in chunks], dtype=np.int64))
     offset = meta[:, 2].astype(np.int64) + shift
     caplen = meta[:, 3].astype(np.int64)
     ts_ns = meta[:, 0].astype(np.int64) * 1_000_000_000 + meta[:, 1].astype(np.int64) * 1000
-    if len(caplen) and int((offset + caplen).max()) > len(data):
+    if len(caplen) and int((offset + caplen).max()) > len(data) - PAD:
         raise ValueError("a capture record points past its chunk's bytes")
     return PacketBatch(
         data=data,

@@ -178,6 +178,17 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
                             lambda: (r := _get(lab, f"/api/v1/alerts/{scan['id']}/packets", admin))
                             and r.status_code == 200 and r)  # fmt: skip
             _check_pcap(pcap.content, tmp_path, lab)
+            shown = cli(lab, tmp_path, "sensor", "status", "--json")
+            assert shown.returncode == 0, shown.stderr
+            now = orjson.loads(shown.stdout)
+            assert now["running"] and now["packets"] > 0 and now["spool_batches"] == 0
+            assert now["kernel_dropped"] == now["ring_dropped"] == 0
+            if shutil.which("tshark") is not None:
+                seen = cli(lab, tmp_path, "dissect", scan["id"], "--count", "2", "--central",
+                           f"http://127.0.0.1:{PORT}", token=admin)  # fmt: skip
+                assert seen.returncode == 0, seen.stderr
+                assert "Transmission Control Protocol" in seen.stdout
+                assert f"Src: {lab.client_ip}" in seen.stdout
             assert sensor.stop() == 0, sensor.log.read_text()[-3000:]
             final = status(tmp_path)
             fleet = _get(lab, "/api/v1/sensors", admin)
@@ -191,6 +202,17 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
         for p in servers:
             p.terminate()
             p.wait(timeout=10)
+
+
+def cli(lab: Lab, tmp: Path, *args: str, token: str | None = None
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    env = {**os.environ, "CITYSHIELD_CONFIG": str(tmp / "cityshield.toml"), "COLUMNS": "200"}
+    if token:
+        env["CITYSHIELD_TOKEN"] = token
+    return subprocess.run(
+        lab.cmd(lab.server_ns, sys.executable, "-m", "api.cli", *args),
+        cwd=tmp, capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
 
 
 def _traffic(lab: Lab, *args: str) -> list[str]:

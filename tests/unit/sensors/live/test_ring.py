@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 
+from sensors.gather import PAD
 from sensors.live.batch import chunks_to_batch
 from sensors.live.ring import META_SIZE, Chunk, ChunkRing
 
@@ -62,6 +63,8 @@ def test_chunks_become_one_batch_with_shifted_offsets_and_timestamps() -> None:
     assert batch.ts_ns.tolist() == [10_000_000_000, 10_000_010_000, 11_000_000_000]
     assert batch.frames.tolist() == [7, 8, 9]
     assert batch.linktype.tolist() == [1, 1, 1]
+    # The decoder's contract: spare zero bytes after the last packet.
+    assert len(batch.data) == 9 + PAD and not batch.data[9:].any()
 
 
 def test_no_chunks_make_an_empty_batch_and_a_lying_record_is_refused() -> None:
