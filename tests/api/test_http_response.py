@@ -58,6 +58,17 @@ steps:
     action: evidence.collect
     with: {note: "for the case"}
 """
+FAILING = """\
+id: failing
+name: A step that fails, then one after it
+steps:
+  - id: call
+    action: http.request
+    with: {url: "http://not-allowed.example/"}
+  - id: after
+    action: alert.update
+    with: {alert_id: "{{ alert.id }}", tags_add: [after]}
+"""
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -68,6 +79,7 @@ def app(tmp_path: Path, api_store: SqliteAlertStore, api_clock: FixedClock) -> F
     (folder / "guarded.yaml").write_text(PLAYBOOK)
     (folder / "note-case.yaml").write_text(NOTE)
     (folder / "collect.yaml").write_text(COLLECT)
+    (folder / "failing.yaml").write_text(FAILING)
     (folder / "scan-from-abroad.yaml").write_text(
         (REPO / "playbooks/scan-from-abroad.yaml").read_text()
     )
@@ -121,7 +133,7 @@ def start(
 def test_playbooks_and_their_problems(http: TestClient, who: Credentials) -> None:
     answer = http.get("/api/v1/response/playbooks", headers=who.headers("auditor")).json()
     ids = [p["id"] for p in answer["items"]]
-    assert ids == ["collect", "guarded", "note-case", "scan-from-abroad"]
+    assert ids == ["collect", "failing", "guarded", "note-case", "scan-from-abroad"]
     [problem] = answer["problems"]
     assert (
         problem["file"].endswith("broken.yaml") and problem["step"] == "x" and problem["line"] == 3
@@ -368,3 +380,31 @@ def test_evidence_from_a_sensors_ring(
     assert result["files"]["packets.pcap"]["sha256"] == hashlib.sha256(pcap).hexdigest()
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert "dmz-tap-1's ring" in manifest["packets_from"]
+
+
+def test_retry_and_skip_a_failed_step(
+    http: TestClient, who: Credentials, api_store: SqliteAlertStore
+) -> None:
+    stored = alert("brute_force.ssh")
+    api_store.upsert_alerts([stored])
+    started = http.post(
+        "/api/v1/response/runs",
+        json={"playbook_id": "failing", "alert_id": stored.id},
+        headers=who.headers("responder"),
+    )
+    run_id = started.json()["id"]
+    run = until(http, who, run_id, "failed")
+    assert run["state"] == "failed" and "not on the allow-list" in run["reason"]
+    retry = f"/api/v1/response/runs/{run_id}/steps/call/retry"
+    assert http.post(retry, json={}, headers=who.headers("analyst")).status_code == 403
+    assert http.post(retry, json={}, headers=who.headers("responder")).status_code == 200
+    run = until(http, who, run_id, "failed")
+    assert run["steps"][0]["attempts"] == 2  # tried again, failed again
+    skip = f"/api/v1/response/runs/{run_id}/steps/call/skip"
+    skipped = http.post(skip, json={"comment": "filed by hand"}, headers=who.headers("admin"))
+    assert skipped.status_code == 200
+    run = until(http, who, run_id, "succeeded")
+    assert [s["state"] for s in run["steps"]] == ["skipped", "succeeded"]
+    assert "after" in api_store.get_alert(stored.id).triage.tags
+    done = http.post(skip, json={}, headers=who.headers("admin"))
+    assert done.status_code == 409

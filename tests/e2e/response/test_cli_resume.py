@@ -176,6 +176,63 @@ def test_killed_engine_resumes_without_repeating_a_step(tmp_path: Path, hook: st
     assert rows[-1] == ("engine", "playbook.run.finish")
 
 
+QUICK = """\
+id: quick
+name: a webhook, a pause, a webhook
+steps:
+  - id: first
+    action: notify.webhook
+    with: {target: hook, payload: {n: 1}}
+  - id: pause
+    action: wait
+    timeout: 30
+    with: {seconds: 2}
+  - id: last
+    action: notify.webhook
+    with: {target: hook, payload: {n: 3}}
+"""
+
+
+def test_killed_during_an_idempotent_step_the_run_finishes_by_itself(
+    tmp_path: Path, hook: str
+) -> None:
+    import sqlite3
+    import time
+
+    cfg = config(tmp_path, hook)
+    (tmp_path / "playbooks" / "quick.yaml").write_text(QUICK)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "playbooks", "run", "quick", "--config", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        started = None
+        while started is None and time.monotonic() < deadline:
+            if (tmp_path / "response.db").exists():
+                with sqlite3.connect(tmp_path / "response.db", timeout=10) as db:
+                    started = db.execute(
+                        "SELECT 1 FROM steps WHERE key = 'pause' AND state = 'started'"
+                    ).fetchone()
+            time.sleep(0.05)
+        assert started is not None, "the run never reached its pause"
+        os.kill(engine.pid, signal.SIGKILL)
+        engine.wait(10)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait(10)
+    resumed = cli(cfg, "engine", "--once")
+    assert "resumed 1 run(s)" in resumed.stdout, resumed.stderr
+    [run] = json.loads(cli(cfg, "runs", "--json").stdout)
+    detail = show(cfg, run["id"])
+    assert detail["state"] == "succeeded", detail["reason"]
+    assert {s["key"]: s["attempts"] for s in detail["steps"]} == {"first": 1, "pause": 2, "last": 1}
+    assert Hook.counts == Counter({1: 1, 3: 1})
+
+
 def test_validate_lists_every_problem(tmp_path: Path) -> None:
     cfg = config(tmp_path, "http://127.0.0.1:9/")
     bad = tmp_path / "playbooks" / "bad.yaml"
