@@ -14,7 +14,17 @@ import orjson
 import typer
 from rich.table import Table
 
-from api.cli.common import EXIT_CONFIG, ConfigOpt, JsonOpt, err, fail, load, out, user_errors
+from api.cli.common import (
+    EXIT_CAPTURE,
+    EXIT_CONFIG,
+    ConfigOpt,
+    JsonOpt,
+    err,
+    fail,
+    load,
+    out,
+    user_errors,
+)
 
 app = typer.Typer(help="Live sensors on network taps.", no_args_is_help=True)
 
@@ -40,6 +50,8 @@ def run(
         signal.signal(signal.SIGHUP, lambda signum, frame: agent.reload())
         err.print(f"capturing {interface} as sensor {settings.sensor.name!r}")
         agent.run()
+        if agent.capture.error:
+            fail(f"{agent.capture.error} (what was captured before was shipped)", EXIT_CAPTURE)
         c = agent.counters()
         err.print(
             f"stopped: {c['packets']} packets, {c['alerts']} alert updates, "

@@ -175,19 +175,23 @@ class SensorAgent:
             return
         self.outgoing = Outgoing()
         self._last_spool = time.monotonic()
-        seq = self.spool.append(lambda seq: out.payload(self.spool.batch_id(self.name, seq)))
+        for part in out.split(self.settings.agent.batch_max_items):
+            self._spool_part(part)
+        self.shipper.wake()
+
+    def _spool_part(self, part: Outgoing) -> None:
+        seq = self.spool.append(lambda seq: part.payload(self.spool.batch_id(self.name, seq)))
         if seq is None:
             log.error("spool full (%d bytes): a batch of %d items dropped", self.spool.size,
-                      len(out))  # fmt: skip
+                      len(part))  # fmt: skip
             return
-        for alert in out.alerts.values():
+        for alert in part.alerts.values():
             own = [alert.community_id] if alert.community_id else []
             cids = list(dict.fromkeys([*alert.evidence.community_ids, *own]))
             if cids:
                 self.shipper.add_evidence(
                     EvidenceJob(alert.id, cids, _ns(alert.first_seen), _ns(alert.last_seen), seq)
                 )
-        self.shipper.wake()
 
     # ------------------------------------------------------------------ health
     def counters(self) -> dict[str, Any]:

@@ -27,6 +27,28 @@ class Outgoing:
         for a in alerts:
             self.alerts[a.id] = a
 
+    def split(self, max_items: int) -> list[Outgoing]:
+        """Parts of at most ``max_items`` items each (one engine batch may end a whole table of
+        flows at once; ingest refuses batches over ``api.max_batch_items``). Alerts go last, so
+        the flows they name are stored before them."""
+        if len(self) <= max_items:
+            return [self]
+        items: list[tuple[str, Any]] = [("flow", d) for d in self.flows]
+        items += [(kind, d) for kind, docs in self.records.items() for d in docs]
+        items += [("alert", a) for a in self.alerts.values()]
+        parts = []
+        for start in range(0, len(items), max_items):
+            part = Outgoing()
+            for kind, item in items[start : start + max_items]:
+                if kind == "flow":
+                    part.flows.append(item)
+                elif kind == "alert":
+                    part.alerts[item.id] = item
+                else:
+                    part.records[kind].append(item)
+            parts.append(part)
+        return parts
+
     def payload(self, batch_id: str) -> bytes:
         """The batch as gzip-compressed JSON (``api.app.fleet.batch.IngestBatch``)."""
         body = {

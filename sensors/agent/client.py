@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
+from cityshield.errors import ConfigError
 from sensors.agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,11 @@ class SendOutcome:
 
 class CentralClient:
     def __init__(self, settings: AgentSettings, token: str) -> None:
-        if not settings.central_url:
-            raise ValueError("sensor.agent.central_url is not set")
+        if not settings.central_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"the central service's URL is {settings.central_url!r}; set an http(s) URL",
+                where="agent.central_url",
+            )
         self._http = httpx.Client(
             base_url=settings.central_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
