@@ -94,12 +94,16 @@ class ResponseEngine(ApprovalSteps):
             for index, step in enumerate(playbook.steps):
                 if self._cancelled(run_id):
                     raise RunStopped
-                if step.approval is not None:
-                    skipping = self._approval(run, index, step)
-                elif skipping:
-                    self._skip_all(run, index, step, "skipped after a declined or expired approval")
-                else:
-                    self._action(run, index, step)
+                try:
+                    if step.approval is not None:
+                        skipping = self._approval(run, index, step)
+                    elif skipping:
+                        why = "skipped after a declined or expired approval"
+                        self._skip_all(run, index, step, why)
+                    else:
+                        self._action(run, index, step)
+                except TemplateError as exc:  # a foreach, condition or reason that cannot render
+                    self._stop(run, RunState.FAILED, f"step {step.id}: {exc}")
         except RunStopped:
             return self._state(run_id)
         if self.store.set_state(
@@ -366,6 +370,7 @@ class ResponseEngine(ApprovalSteps):
             timeout=float(step.timeout),
             alert=row["alert"],
             case_id=row["case_id"],
+            cancelled=lambda: self._cancelled(row["id"]),
         )
 
 

@@ -10,6 +10,7 @@ nowhere else in ``response``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -36,6 +37,8 @@ class ActionContext:
     timeout: float
     alert: dict[str, Any] | None = None
     case_id: str | None = None
+    #: Whether the run was cancelled meanwhile: long actions (``wait``) look and stop early.
+    cancelled: Callable[[], bool] = field(default=lambda: False)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -37,7 +37,11 @@ class WaitAction(Action):
     def run(self, params: WaitParams, ctx: ActionContext) -> Result:
         if params.seconds > ctx.timeout:
             raise ActionError(f"wait of {params.seconds}s is longer than the step's timeout")
-        time.sleep(params.seconds)
+        end = time.monotonic() + params.seconds
+        while (left := end - time.monotonic()) > 0:
+            if ctx.cancelled():
+                raise ActionError("the run was cancelled while it waited")
+            time.sleep(min(left, 0.25))
         return {"waited": params.seconds}
 
 

@@ -211,3 +211,52 @@ def test_cancel_stops_between_steps(run_store: RunStore, clock: FixedClock) -> N
     assert service.detail(run_id).steps == []
     kinds = [e.kind for e in run_store.events(run_id)]
     assert kinds == ["run.start", "run.cancel"]
+
+
+def test_a_template_that_cannot_render_fails_the_run_clearly(
+    run_store: RunStore, clock: FixedClock
+) -> None:
+    action = RecordingAction()
+    huge = sample_alert(blob="x" * 40_000)
+    pb = playbook(
+        step("a"),
+        {
+            "id": "b",
+            "action": "test.record",
+            "when": [{"value": "{{ alert.data.blob }}{{ alert.data.blob }}", "exists": True}],
+        },
+        step("c"),
+    )
+    service = make_service(run_store, clock, [pb], [action])
+    run_id = service.start("t", actor="ana", role="responder", alert=huge)
+    assert service.engine.advance(run_id) is RunState.FAILED
+    assert action.calls == ["a"]
+    assert "step b: renders to more than" in service.detail(run_id).reason
+    assert service.engine.advance(run_id) is RunState.FAILED  # stays failed: no loop of retries
+
+
+def test_cancel_stops_a_long_wait(run_store: RunStore, clock: FixedClock) -> None:
+    import threading
+    import time
+
+    from response.actions.control import WaitAction
+
+    pb = playbook(
+        {"id": "pause", "action": "wait", "timeout": 60, "with": {"seconds": 30}}, step("b")
+    )
+    action = RecordingAction()
+    service = make_service(run_store, clock, [pb], [WaitAction(), action])
+    run_id = service.start("t", actor="ana", role="responder")
+    done: list[RunState] = []
+    worker = threading.Thread(target=lambda: done.append(service.engine.advance(run_id)))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not any(s.state is StepState.STARTED for s in service.detail(run_id).steps):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    service.cancel(run_id, actor="ana", role="responder", comment="contained already")
+    worker.join(10)
+    assert done == [RunState.CANCELLED]
+    [pause] = service.detail(run_id).steps
+    assert pause.state is StepState.FAILED and "cancelled while it waited" in (pause.error or "")
+    assert action.calls == []
