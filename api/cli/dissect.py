@@ -65,8 +65,12 @@ def dissect(
                 "pass --central to fetch them from the central service",
                 EXIT_CAPTURE,
             )
-        frame_filter = "frame.number in {" + " ".join(map(str, frames)) + "}" if frames else None
-        _print(Path(capture), fmt, count, frame_filter)
+        if frames:
+            # Read up to the alert's last frame only; the filter keeps its frames.
+            frame_filter = "frame.number in {" + ",".join(map(str, frames)) + "}"
+            _print(Path(capture), fmt, max(frames), frame_filter)
+        else:
+            _print(Path(capture), fmt, count, None)
 
 
 def _print(path: Path, fmt: str, count: int, display_filter: str | None) -> None:

@@ -56,8 +56,9 @@ def dissect(
     except subprocess.TimeoutExpired:
         raise DissectError(f"tshark took longer than {timeout:.0f} s") from None
     if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DissectError(f"tshark failed: {message[-1] if message else proc.returncode}")
+        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        message = " / ".join(lines[:3])[:500] or f"exit status {proc.returncode}"
+        raise DissectError(f"tshark failed: {message}")
     out = proc.stdout
     truncated = len(out) > max_bytes
     return Dissection(out[:max_bytes].decode("utf-8", "replace"), truncated)
