@@ -166,10 +166,13 @@ def test_killed_engine_resumes_without_repeating_a_step(tmp_path: Path, hook: st
     # The service database's audit log has the story, with who did what.
     import sqlite3
 
-    with sqlite3.connect(tmp_path / "service.db") as db:
+    db = sqlite3.connect(tmp_path / "service.db")
+    try:
         rows = db.execute(
             "SELECT actor, action FROM audit_log WHERE object_id = ? ORDER BY seq", (run["id"],)
         ).fetchall()
+    finally:
+        db.close()
     assert ("rita", "playbook.run.start") in rows
     assert ("engine", "playbook.step.unknown") in rows
     assert ("rita", "playbook.step.retry_requested") in rows
@@ -212,10 +215,15 @@ def test_killed_during_an_idempotent_step_the_run_finishes_by_itself(
         started = None
         while started is None and time.monotonic() < deadline:
             if (tmp_path / "response.db").exists():
-                with sqlite3.connect(tmp_path / "response.db", timeout=10) as db:
+                db = sqlite3.connect(tmp_path / "response.db", timeout=10)
+                try:
                     started = db.execute(
                         "SELECT 1 FROM steps WHERE key = 'pause' AND state = 'started'"
                     ).fetchone()
+                except sqlite3.OperationalError:
+                    pass  # the engine is still making its tables
+                finally:
+                    db.close()
             time.sleep(0.05)
         assert started is not None, "the run never reached its pause"
         os.kill(engine.pid, signal.SIGKILL)
