@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ _HASH_KEYS = {"sha256", "sha1", "md5"}
 _USER_KEYS = {"user", "username", "account"}
 _URL_KEYS = {"url", "uri", "original"}
 MAX_OBSERVABLES = 100
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{2,63}$")
 
 
 def observables(alert: Mapping[str, Any] | None) -> dict[str, list[str]]:
@@ -89,6 +91,11 @@ def _typed(name: str, spec: InputSpec, value: Any) -> Any:
                 return bool(value)
             case InputType.IP:
                 return str(ipaddress.ip_address(str(value)))
+            case InputType.DOMAIN:
+                text = str(value).strip().rstrip(".").lower()
+                if not _DOMAIN.match(text):
+                    raise ValueError(f"{text[:100]!r} is not a domain name")
+                return text
             case InputType.LIST:
                 return list(value) if not isinstance(value, str) else value.split(",")
             case _:

@@ -2,8 +2,9 @@
 (pending ones and for whom, approve or decline with a comment).
 
 Who may decide an approval is the playbook's business (its step names roles or users); the
-routes let people who act on incidents in, and the service refuses anyone the step does not name
-with a 403 that says whom it needs.
+routes let people who act on incidents in (admin, analyst, responder: a user an approval names
+needs one of these roles too), and the service refuses anyone the step does not name with a 403
+that says whom it needs.
 """
 
 from __future__ import annotations

@@ -260,3 +260,34 @@ def test_cancel_stops_a_long_wait(run_store: RunStore, clock: FixedClock) -> Non
     [pause] = service.detail(run_id).steps
     assert pause.state is StepState.FAILED and "cancelled while it waited" in (pause.error or "")
     assert action.calls == []
+
+
+def test_inputs_are_checked_against_their_types(run_store: RunStore, clock: FixedClock) -> None:
+    import pytest
+
+    from cityshield.errors import ActionError
+
+    pb = playbook(
+        step("a", "{{ inputs.ip }} {{ inputs.domain }} {{ inputs.n }}"),
+        inputs={
+            "ip": {"type": "ip", "required": True},
+            "domain": {"type": "domain"},
+            "n": {"type": "integer", "default": 3},
+        },
+    )
+    action = RecordingAction()
+    service = make_service(run_store, clock, [pb], [action])
+    run_id = service.start(
+        "t", actor="a", role="admin", inputs={"ip": "2001:DB8::1", "domain": "Evil.Example."}
+    )
+    service.engine.advance(run_id)
+    assert action.calls == ["2001:db8::1 evil.example 3"]
+    for bad, message in (
+        ({}, "input 'ip' is required"),
+        ({"ip": "300.1.1.1"}, "not a valid ip"),
+        ({"ip": "192.0.2.1", "domain": "not a domain"}, "not a valid domain"),
+        ({"ip": "192.0.2.1", "n": "many"}, "not a valid integer"),
+        ({"ip": "192.0.2.1", "zz": 1}, "has no input(s) zz"),
+    ):
+        with pytest.raises(ActionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            service.start("t", actor="a", role="admin", inputs=bad)
