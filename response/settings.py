@@ -60,6 +60,9 @@ class ResponseSettings(Section):
     playbooks_dir: Path | None = None
     #: The run database (SQLite, WAL): runs, steps, approvals, decisions.
     db: str = "response.db"
+    #: Actions this service must not run (a step using one fails, saying so): e.g. the firewall
+    #: on a machine without nftables.
+    disabled_actions: list[str] = Field(default_factory=list, max_length=100)
     #: Start runs when a new alert matches a playbook's trigger.
     auto_start: bool = True
     #: Seconds between the engine's looks for runs to advance (decisions, expiries).

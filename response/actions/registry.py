@@ -76,19 +76,23 @@ def build_actions(
 ) -> ActionRegistry:
     """The built-in actions with their dependencies (the composition root hands them in)."""
     nft = Nftables(settings.firewall)
-    return ActionRegistry(
-        [
-            BlockIpAction(nft),
-            UnblockIpAction(nft),
-            SinkholeDomainAction(settings.dns),
-            RevokeCertificateAction(revoker),
-            EmailAction(settings.smtp),
-            WebhookAction(settings.webhooks),
-            CollectEvidenceAction(store, settings.evidence_dir, settings.evidence_max_bytes, ring),
-            CaseCreateAction(cases),
-            CaseUpdateAction(cases),
-            AlertUpdateAction(store),
-            WaitAction(),
-            HttpRequestAction(settings.http),
-        ]
-    )
+    actions: list[Action] = [
+        BlockIpAction(nft),
+        UnblockIpAction(nft),
+        SinkholeDomainAction(settings.dns),
+        RevokeCertificateAction(revoker),
+        EmailAction(settings.smtp),
+        WebhookAction(settings.webhooks),
+        CollectEvidenceAction(store, settings.evidence_dir, settings.evidence_max_bytes, ring),
+        CaseCreateAction(cases),
+        CaseUpdateAction(cases),
+        AlertUpdateAction(store),
+        WaitAction(),
+        HttpRequestAction(settings.http),
+    ]
+    unknown = set(settings.disabled_actions) - {a.id for a in actions}
+    if unknown:
+        raise ConfigError(
+            f"no action(s) {', '.join(sorted(unknown))}", where="response.disabled_actions"
+        )
+    return ActionRegistry(a for a in actions if a.id not in settings.disabled_actions)

@@ -139,12 +139,27 @@ def _stored(store: AlertStore, alert_id: str) -> bool:
 
 def default_response_settings(api: ApiSettings) -> ResponseSettings:
     """For apps built without ``[response]`` (tests, tools): the run database next to the
-    service database (in memory with it), triggers off."""
+    service database (in memory with it), triggers off, and no action that touches this machine's
+    firewall or resolver or reaches outside it (a test's generated requests must never block an
+    address on the machine running the tests)."""
+    quiet = {"auto_start": False, "disabled_actions": list(UNCONFIGURED_OFF)}
     if api.service_db == ":memory:":
-        return ResponseSettings(db=":memory:", auto_start=False)
+        return ResponseSettings(db=":memory:", **quiet)
     next_to = Path(api.service_db)
     return ResponseSettings(
         db=str(next_to.with_name("response.db")),
         evidence_dir=next_to.with_name("response-evidence"),
-        auto_start=False,
+        **quiet,
     )
+
+
+#: Off unless ``[response]`` is given.
+UNCONFIGURED_OFF = (
+    "firewall.block_ip",
+    "firewall.unblock_ip",
+    "dns.sinkhole_domain",
+    "pki.revoke_certificate",
+    "notify.email",
+    "notify.webhook",
+    "http.request",
+)

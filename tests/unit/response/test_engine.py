@@ -291,3 +291,33 @@ def test_inputs_are_checked_against_their_types(run_store: RunStore, clock: Fixe
     ):
         with pytest.raises(ActionError, match=message.replace("(", r"\(").replace(")", r"\)")):
             service.start("t", actor="a", role="admin", inputs=bad)
+
+
+def test_disabled_actions(run_store: RunStore, clock: FixedClock) -> None:
+    import pytest
+
+    from cityshield.errors import ConfigError
+    from response.actions.registry import build_actions
+    from response.settings import ResponseSettings
+
+    settings = ResponseSettings(disabled_actions=["firewall.block_ip"])
+    assert build_actions(settings).get("firewall.block_ip") is None
+    assert build_actions(settings).get("firewall.unblock_ip") is not None
+    with pytest.raises(ConfigError, match="no action"):
+        build_actions(ResponseSettings(disabled_actions=["firewall.nuke"]))
+    pb = playbook({"id": "b", "action": "firewall.block_ip", "with": {"ip": "192.0.2.1"}})
+    service = make_service(run_store, clock, [pb], settings=settings)
+    run_id = service.start("t", actor="a", role="admin")
+    assert service.engine.advance(run_id) is RunState.FAILED
+    assert "firewall.block_ip is not available" in service.detail(run_id).reason
+
+
+def test_apps_built_without_response_settings_touch_nothing_outside() -> None:
+    from api.app.config import ApiSettings
+    from api.app.response.service import default_response_settings
+
+    settings = default_response_settings(ApiSettings(service_db=":memory:"))
+    assert {"firewall.block_ip", "dns.sinkhole_domain", "notify.email", "http.request"} <= set(
+        settings.disabled_actions
+    )
+    assert not settings.auto_start
