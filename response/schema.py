@@ -114,6 +114,11 @@ class OnOutcome(StrEnum):
     SKIP = "skip"  # skip the steps up to the next approval or the end, then go on
 
 
+#: The roles of people who may decide approvals: the API's person roles (``api.app.auth.roles``,
+#: which ``response`` may not import; a test keeps the two equal). Sensors decide nothing.
+PERSON_ROLES = ("admin", "analyst", "responder", "auditor")
+
+
 class Approvers(_Model):
     roles: list[str] = Field(default_factory=list, max_length=10)
     users: list[str] = Field(default_factory=list, max_length=50)
@@ -122,6 +127,10 @@ class Approvers(_Model):
     def _someone(self) -> Self:
         if not self.roles and not self.users:
             raise ValueError("name at least one role or user who may approve")
+        unknown = [r for r in self.roles if r not in PERSON_ROLES]
+        if unknown:
+            known = ", ".join(PERSON_ROLES)
+            raise ValueError(f"no role {', '.join(map(repr, unknown))}; roles are {known}")
         return self
 
 

@@ -121,3 +121,17 @@ def test_a_condition_without_a_test_is_a_problem() -> None:
     _, issues = validate_text(text, "f.yaml", action_types())
     assert [(i.line, i.step) for i in issues] == [(8, "a")]
     assert "a condition needs a test" in issues[0].message
+
+
+def test_approvers_must_be_real_roles() -> None:
+    from api.app.auth.roles import PEOPLE
+    from response.schema import PERSON_ROLES
+
+    assert set(PERSON_ROLES) == {r.value for r in PEOPLE}
+    text = (
+        "id: x\nname: y\nsteps:\n  - id: ok\n    approval:\n"
+        "      approvers: {roles: [responders, admin]}\n"
+    )
+    _, issues = validate_text(text, "f.yaml", action_types())
+    assert [(i.line, i.step) for i in issues] == [(6, "ok")]
+    assert "no role 'responders'" in issues[0].message
