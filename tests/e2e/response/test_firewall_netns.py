@@ -35,7 +35,6 @@ from response.settings import FirewallSettings
 
 pytestmark = pytest.mark.e2e
 
-HOST, NS_ADDR, OTHER = "10.231.0.1", "10.231.0.2", "10.231.0.5"
 PORT = 8080
 
 
@@ -51,8 +50,24 @@ def _why_not() -> str | None:
 
 @dataclass
 class Namespace:
+    """A namespace with a TCP server on ``addr``; ``host`` and ``other`` are this side's
+    addresses. Each test gets a subnet of its own (tests may run in parallel)."""
+
     name: str
     server: subprocess.Popen[bytes]
+    net: str  # "10.231.N"
+
+    @property
+    def host(self) -> str:
+        return f"{self.net}.1"
+
+    @property
+    def addr(self) -> str:
+        return f"{self.net}.2"
+
+    @property
+    def other(self) -> str:
+        return f"{self.net}.5"
 
 
 def sh(*args: str) -> None:
@@ -66,6 +81,8 @@ def netns() -> Iterator[Namespace]:
         pytest.skip(reason)
     name = f"cs-fw-{secrets.token_hex(3)}"
     veth = f"csv{secrets.token_hex(3)}"
+    net = f"10.231.{secrets.randbelow(250) + 1}"
+    host, addr, other = f"{net}.1", f"{net}.2", f"{net}.5"
     try:
         sh("ip", "netns", "add", name)
     except subprocess.CalledProcessError as exc:
@@ -73,18 +90,18 @@ def netns() -> Iterator[Namespace]:
     server = None
     try:
         sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
-        sh("ip", "addr", "add", f"{HOST}/24", "dev", veth)
-        sh("ip", "addr", "add", f"{OTHER}/24", "dev", veth)
+        sh("ip", "addr", "add", f"{host}/24", "dev", veth)
+        sh("ip", "addr", "add", f"{other}/24", "dev", veth)
         sh("ip", "link", "set", veth, "up")
-        sh("ip", "netns", "exec", name, "ip", "addr", "add", f"{NS_ADDR}/24", "dev", "eth0")
+        sh("ip", "netns", "exec", name, "ip", "addr", "add", f"{addr}/24", "dev", "eth0")
         sh("ip", "netns", "exec", name, "ip", "link", "set", "eth0", "up")
         sh("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
         server = subprocess.Popen(
-            ["ip", "netns", "exec", name, sys.executable, "-c", _SERVER, NS_ADDR, str(PORT)],
+            ["ip", "netns", "exec", name, sys.executable, "-c", _SERVER, addr, str(PORT)],
             stdout=subprocess.PIPE,
         )
         assert server.stdout is not None and server.stdout.readline().strip() == b"listening"
-        yield Namespace(name, server)
+        yield Namespace(name, server, net)
     finally:
         if server is not None:
             server.kill()
@@ -109,12 +126,12 @@ while True:
 """
 
 
-def connects(source: str) -> bool:
+def connects(ns: Namespace, source: str) -> bool:
     """Whether a TCP connection from ``source`` to the namespace's server gets its greeting.
     Under a second: a dropped SYN is sent again after one, which could outlive a short block."""
     try:
         with socket.create_connection(
-            (NS_ADDR, PORT), timeout=0.8, source_address=(source, 0)
+            (ns.addr, PORT), timeout=0.8, source_address=(source, 0)
         ) as s:
             return s.recv(16) == b"hello\n"
     except OSError:
@@ -129,40 +146,45 @@ def ctx() -> ActionContext:
 
 
 def test_a_blocked_address_cannot_connect(netns: Namespace) -> None:
-    settings = FirewallSettings(netns=netns.name, never_block=[f"{NS_ADDR}/32", "10.231.0.100/30"])
+    settings = FirewallSettings(
+        netns=netns.name, never_block=[f"{netns.addr}/32", f"{netns.net}.100/30"]
+    )
     nft = Nftables(settings)
     block, unblock = BlockIpAction(nft), UnblockIpAction(nft)
-    assert connects(HOST) and connects(OTHER)
+    assert connects(netns, netns.host) and connects(netns, netns.other)
 
-    result = block.run(BlockIpParams(ip=HOST, expires="10m"), ctx())
+    result = block.run(BlockIpParams(ip=netns.host, expires="10m"), ctx())
     assert result["set"] == "inet cityshield blocked4" and result["expires_in"] == 600
-    assert not connects(HOST)
-    assert connects(OTHER)
+    assert not connects(netns, netns.host)
+    assert connects(netns, netns.other)
     listed = nft.run(["list", "set", "inet", "cityshield", "blocked4"], 10)
-    assert HOST in listed and "expires" in listed
+    assert netns.host in listed and "expires" in listed
 
     # Blocking again is harmless (idempotent) and the table is not duplicated.
-    block.run(BlockIpParams(ip=HOST, expires="10m"), ctx())
+    block.run(BlockIpParams(ip=netns.host, expires="10m"), ctx())
     assert (
         nft.run(["list", "table", "inet", "cityshield"], 10).count("ip saddr @blocked4 drop") == 2
     )
 
     with pytest.raises(ActionError, match="never-block list"):
-        block.run(BlockIpParams(ip="10.231.0.101"), ctx())
-    assert "10.231.0.101" not in nft.run(["list", "set", "inet", "cityshield", "blocked4"], 10)
+        block.run(BlockIpParams(ip=f"{netns.net}.101"), ctx())
+    assert f"{netns.net}.101" not in nft.run(["list", "set", "inet", "cityshield", "blocked4"], 10)
 
-    assert unblock.run(UnblockIpParams(ip=HOST), ctx()) == {"ip": HOST, "removed": True}
-    assert connects(HOST)
-    assert unblock.run(UnblockIpParams(ip=HOST), ctx()) == {"ip": HOST, "removed": False}
+    assert unblock.run(UnblockIpParams(ip=netns.host), ctx()) == {"ip": netns.host, "removed": True}
+    assert connects(netns, netns.host)
+    assert unblock.run(UnblockIpParams(ip=netns.host), ctx()) == {
+        "ip": netns.host,
+        "removed": False,
+    }
 
 
 def test_the_block_expires(netns: Namespace) -> None:
     nft = Nftables(FirewallSettings(netns=netns.name))
-    BlockIpAction(nft).run(BlockIpParams(ip=HOST, expires=3), ctx())
-    assert not connects(HOST)
+    BlockIpAction(nft).run(BlockIpParams(ip=netns.host, expires=3), ctx())
+    assert not connects(netns, netns.host)
     # nftables removes the element itself once its timeout passes (no process of ours involved).
     for _ in range(60):  # at most 15 s
-        if HOST not in nft.run(["list", "set", "inet", "cityshield", "blocked4"], 10):
+        if netns.host not in nft.run(["list", "set", "inet", "cityshield", "blocked4"], 10):
             break
         time.sleep(0.25)
-    assert connects(HOST)
+    assert connects(netns, netns.host)
