@@ -61,6 +61,7 @@ class SensorAgent:
         self.settings = settings
         a = settings.agent
         self.name = settings.sensor.name
+        token = read_token(settings)  # before anything is opened or made on disk
         self.capture = LiveCapture(interface, bpf, a.capture)
         self.engine = build_engine(settings)
         self.pipeline = build_pipeline(settings)
@@ -73,7 +74,7 @@ class SensorAgent:
             segment_bytes=a.spool_segment_mib * 1024 * 1024,
             fsync=a.spool_fsync,
         )
-        self.client = CentralClient(a, read_token(settings))
+        self.client = CentralClient(a, token)
         self.shipper = Shipper(a, self.spool, self.client, self.heartbeat_stats, self.ring)
         self.outgoing = Outgoing()
         self._stop = threading.Event()

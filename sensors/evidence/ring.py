@@ -139,28 +139,26 @@ class PcapRing:
 
 
 def _records(batch: PacketBatch) -> bytes:
-    """pcap records of a batch: 16-byte headers and the captured bytes, gathered by numpy."""
+    """pcap records of a batch: 16-byte headers (built by numpy) and the captured bytes.
+
+    The interleaving is a loop of two slices per packet joined in one copy: a numpy gather needs
+    an index per byte and measured 7x slower (165k against 1.2M packets/s on the throughput
+    capture), which made the ring the sensor's bottleneck.
+    """
     n = len(batch)
-    caplen = batch.caplen.astype(np.int64)
+    caplen = batch.caplen
     headers = np.empty((n, 4), dtype="<u4")
     headers[:, 0] = batch.ts_ns // 1_000_000_000
     headers[:, 1] = batch.ts_ns % 1_000_000_000
     headers[:, 2] = caplen
     headers[:, 3] = np.maximum(batch.wirelen, caplen)
-    hbytes = headers.view(np.uint8).reshape(n, 16)
-    sizes = caplen + 16
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    # Header bytes go to start..start+16, packet bytes to start+16..start+16+caplen.
-    hpos = (starts[:, None] + np.arange(16)).ravel()
-    out[hpos] = hbytes.ravel()
-    total = int(caplen.sum())
-    if total:
-        within = np.arange(total) - np.repeat(np.cumsum(caplen) - caplen, caplen)
-        src = np.repeat(batch.offset, caplen) + within
-        dst = np.repeat(starts + 16, caplen) + within
-        out[dst] = batch.data[src]
-    return out.tobytes()
+    head = headers.tobytes()
+    data = memoryview(batch.data.data)  # the array's own buffer: slices without copies
+    parts: list[bytes | memoryview] = []
+    for i, (o, c) in enumerate(zip(batch.offset.tolist(), caplen.tolist(), strict=True)):
+        parts.append(head[16 * i : 16 * i + 16])
+        parts.append(data[o : o + c])
+    return b"".join(parts)
 
 
 def _index(path: Path) -> Segment | None:
