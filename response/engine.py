@@ -116,6 +116,12 @@ class ResponseEngine(ApprovalSteps):
             self.journal(run_id, "run.finish", detail={"state": "succeeded"})
         return self._state(run_id)
 
+    def _pause(self, run_id: str, seconds: float) -> None:
+        """Back off before a retry, in slices of a second so that a cancel is seen soon."""
+        while seconds > 0 and not self._cancelled(run_id):
+            self._sleep(min(seconds, 1.0))
+            seconds -= 1.0
+
     def _state(self, run_id: str) -> RunState:
         return RunState(self.store.run_row(run_id)["state"])
 
@@ -289,10 +295,11 @@ class ResponseEngine(ApprovalSteps):
                         step_key=key,
                         detail={"attempt": attempt, "error": error},
                     )
-                    self._sleep(
-                        min(step.retry.backoff * 2 ** (attempt - 1), step.retry.max_backoff)
-                    )
-                    continue
+                    backoff = min(step.retry.backoff * 2 ** (attempt - 1), step.retry.max_backoff)
+                    self._pause(run["id"], backoff)
+                    if not self._cancelled(run["id"]):
+                        continue
+                    error = f"{error}; the run was cancelled before the next try"
                 self._fail(run, index, step, key, item, action, shown, error)
                 return
             took = micros(self.clock.now()) - micros(started)

@@ -136,7 +136,7 @@ def test_retries_with_backoff_then_fails(run_store: RunStore, clock: FixedClock)
     run_id = service.start("t", actor="ana", role="responder")
     assert service.engine.advance(run_id) is RunState.FAILED
     assert action.calls == ["x", "x", "x"]
-    assert slept == [2, 3]
+    assert slept == [1, 1, 1, 1, 1]  # 2 s, then 3 s (the cap), a second at a time
     detail = service.detail(run_id)
     assert detail.steps[0].state is StepState.FAILED and "asked to fail" in (
         detail.steps[0].error or ""
@@ -321,3 +321,23 @@ def test_apps_built_without_response_settings_touch_nothing_outside() -> None:
         settings.disabled_actions
     )
     assert not settings.auto_start
+
+
+def test_cancel_during_a_backoff_tries_no_more(run_store: RunStore, clock: FixedClock) -> None:
+    action = RecordingAction()
+    pb = playbook(
+        {
+            "id": "a",
+            "action": "test.record",
+            "with": {"value": "x", "fail": True},
+            "retry": {"attempts": 5, "backoff": 30},
+        },
+    )
+    service = make_service(run_store, clock, [pb], [action])
+    run_id = service.start("t", actor="ana", role="responder")
+    # The first second of the back-off: a person cancels.
+    service.engine._sleep = lambda _: service.cancel(run_id, actor="ana", role="responder")
+    assert service.engine.advance(run_id) is RunState.CANCELLED
+    assert action.calls == ["x"]
+    [record] = service.detail(run_id).steps
+    assert "cancelled before the next try" in (record.error or "")
