@@ -280,4 +280,7 @@ def _exactly_once(tmp: Path, final: dict[str, Any]) -> None:
     assert final["batches_rejected"] == 0 and final["spool_batches"] == 0
     with sqlite3.connect(tmp / "alerts.db") as db:
         flows = db.execute("SELECT COUNT(*) FROM flows").fetchone()[0]
+        kinds = dict(db.execute("SELECT kind, COUNT(*) FROM records GROUP BY kind").fetchall())
     assert flows == final["flows_ended"]
+    # The curl requests and the SSH-like sessions arrived as protocol records, each once.
+    assert kinds.get("http") == 5 and kinds.get("ssh") == 25
