@@ -72,6 +72,10 @@ CREATE INDEX events_run ON events (run_id, seq);
 """
 
 
+_RUNS = (
+    "SELECT id, playbook_id, playbook_version, state, dry_run, started_by, alert_id, case_id, "
+    "reason, created_at, updated_at FROM runs"
+)
 _APPROVALS = (
     "SELECT a.id, a.run_id, r.playbook_id, a.step_key, a.state, a.reason, a.roles, a.users, "
     "a.required, a.expires_at, a.created_at FROM approvals a JOIN runs r ON r.id = a.run_id"
@@ -266,16 +270,28 @@ class RunStore:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def runs(self, *, state: RunState | None = None, limit: int = 50) -> list[RunSummary]:
-        sql = (
-            "SELECT id, playbook_id, playbook_version, state, dry_run, started_by, alert_id, "
-            "case_id, reason, created_at, updated_at FROM runs"
-        )
-        params: list[Any] = []
-        if state is not None:
-            sql += " WHERE state = ?"
-            params.append(state.value)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+    def runs(
+        self,
+        *,
+        state: RunState | None = None,
+        playbook_id: str | None = None,
+        alert_id: str | None = None,
+        case_id: str | None = None,
+        limit: int = 50,
+    ) -> list[RunSummary]:
+        conditions, params = [], []
+        for column, value in (
+            ("state", None if state is None else state.value),
+            ("playbook_id", playbook_id),
+            ("alert_id", alert_id),
+            ("case_id", case_id),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+        # Constant fragments only; every value is a parameter.
+        sql = _RUNS + where + " ORDER BY created_at DESC, id DESC LIMIT ?"
         with self.read() as db:
             rows = db.execute(sql, [*params, limit]).fetchall()
         return [_summary(r) for r in rows]

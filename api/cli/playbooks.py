@@ -238,13 +238,17 @@ def run(
 @app.command("runs")
 def runs(
     state: Annotated[RunState | None, typer.Option("--state")] = None,
+    playbook: Annotated[str | None, typer.Option("--playbook")] = None,
+    alert: Annotated[str | None, typer.Option("--alert")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Runs, newest first."""
     with user_errors():
-        found = _open(load(config)).service.store.runs(state=state, limit=limit)
+        found = _open(load(config)).service.store.runs(
+            state=state, playbook_id=playbook, alert_id=alert, limit=limit
+        )
     if json_out:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in found]))
         return

@@ -217,6 +217,13 @@ def test_decline_stops_the_run(
     assert declined.status_code == 200 and declined.json()["state"] == "declined"
     run = until(http, who, run_id, "declined")
     assert run["state"] == "declined" and run["case_id"] is None
+    listed = http.get(
+        f"/api/v1/response/runs?alert_id={run['alert_id']}&state=declined",
+        headers=who.headers("auditor"),
+    ).json()["items"]
+    assert [r["id"] for r in listed] == [run_id]
+    other = http.get("/api/v1/response/runs?playbook_id=collect", headers=who.headers("auditor"))
+    assert other.json()["items"] == []
     again = http.post(
         f"/api/v1/response/approvals/{approval['id']}/approve",
         json={},

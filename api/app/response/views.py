@@ -111,9 +111,15 @@ def runs(
     principal: Reader,
     services: ServicesDep,
     state: RunState | None = None,
+    playbook_id: Annotated[str | None, Query(max_length=64)] = None,
+    alert_id: Annotated[str | None, Query(max_length=200)] = None,
+    case_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunList:
-    return RunList(items=_api(services).service.store.runs(state=state, limit=limit))
+    found = _api(services).service.store.runs(
+        state=state, playbook_id=playbook_id, alert_id=alert_id, case_id=case_id, limit=limit
+    )
+    return RunList(items=found)
 
 
 @router.get(
