@@ -8,27 +8,34 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
 from sensors.sources import open_capture
 from tests.e2e.live.netlab import Lab, unavailable, veth_lab
+from tests.e2e.live.sensorkit import (
+    PORT,
+    Proc,
+    admin_token,
+    api_get,
+    central,
+    cli,
+    config,
+    one_alert,
+    rules,
+    status,
+    traffic,
+    wait_for,
+)  # fmt: skip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-PORT = 8719
-SENSOR = "tap-test"
 
 
 @pytest.fixture(scope="module")
@@ -39,97 +46,6 @@ def lab() -> Iterator[Lab]:
     pytest.importorskip("pcapy", reason="live capture needs pcapy-ng")
     with veth_lab() as lab:
         yield lab
-
-
-def config(tmp: Path) -> str:
-    return f"""
-log_level = "INFO"
-[sensor]
-name = "{SENSOR}"
-[store.sqlite]
-path = "{tmp}/alerts.db"
-[api]
-service_db = "{tmp}/service.db"
-heartbeat_seconds = 1
-argon2_time_cost = 1
-argon2_memory_kib = 8192
-argon2_parallelism = 1
-bootstrap_admin = "root"
-bootstrap_admin_password = "a root password for tests"
-[agent]
-central_url = "http://127.0.0.1:{PORT}"
-token_file = "{tmp}/sensor.token"
-spool_dir = "{tmp}/spool"
-state_dir = "{tmp}/state"
-spool_fsync = "segment"
-batch_max_seconds = 0.3
-heartbeat_seconds = 0.5
-max_backoff_seconds = 0.5
-evidence_margin_seconds = 0.5
-[agent.evidence]
-dir = "{tmp}/evidence"
-"""
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Proc:
-    def __init__(self, lab: Lab, tmp: Path, name: str, *args: str) -> None:
-        self.log = tmp / f"{name}.log"
-        env = {**os.environ, "CITYSHIELD_CONFIG": str(tmp / "cityshield.toml")}
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                lab.cmd(lab.server_ns, sys.executable, "-m", "api.cli", *args),
-                cwd=tmp, stdout=out, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError(f"did not stop: {self.log.read_text()[-3000:]}") from None
-
-
-@contextmanager
-def central(lab: Lab, tmp: Path) -> Iterator[Proc]:
-    proc = Proc(lab, tmp, "serve", "serve", "--port", str(PORT))
-    try:
-        wait_for("the central service", lambda: _get(lab, "/healthz") is not None)
-        yield proc
-    finally:
-        proc.stop(signal.SIGINT)
-
-
-def _get(lab: Lab, path: str, token: str | None = None) -> httpx.Response | None:
-    # The service listens on the server namespace's loopback: ask from inside it.
-    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", f"http://127.0.0.1:{PORT}{path}"]
-    if token:
-        args += ["-H", f"Authorization: Bearer {token}"]
-    done = subprocess.run(lab.cmd(lab.server_ns, *args), capture_output=True, timeout=30,
-                          check=False)  # fmt: skip
-    if done.returncode != 0:
-        return None
-    body, _, code = done.stdout.rpartition(b"\n")
-    return httpx.Response(int(code), content=body)
-
-
-def status(tmp: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = orjson.loads((tmp / "state" / "status.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return data
 
 
 def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
@@ -146,7 +62,7 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
     sensor: Proc | None = None
     try:
         with central(lab, tmp_path):
-            admin = _admin_token(lab, tmp_path)
+            admin = admin_token(lab, tmp_path)
             enrol = subprocess.run(
                 lab.cmd(lab.server_ns, sys.executable, "-m", "api.cli", "sensor", "enrol",
                         "--admin-token", admin),
@@ -160,22 +76,22 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
             for _ in range(5):
                 lab.run(lab.client_ns, "curl", "-sf", "-o", "/dev/null",
                         f"http://{lab.server_ip}:8080/cityshield.toml")  # fmt: skip
-            lab.run(*_traffic(lab, "ssh-logins", lab.server_ip, "22", "25"))
+            lab.run(*traffic(lab, "ssh-logins", lab.server_ip, "22", "25"))
             wait_for("the SSH alert at the central service",
-                     lambda: "brute_force.ssh" in _rules(lab, admin))  # fmt: skip
+                     lambda: "brute_force.ssh" in rules(lab, admin))  # fmt: skip
         # The central service is down: the scan's alert waits in the sensor's spool.
-        lab.run(*_traffic(lab, "scan", lab.server_ip, "1000", "1100"))
+        lab.run(*traffic(lab, "scan", lab.server_ip, "1000", "1100"))
         wait_for("batches in the spool", lambda: status(tmp_path).get("spool_batches", 0) > 0)
         wait_for("the sensor to notice", lambda: status(tmp_path).get("central_reachable") is False)
         with central(lab, tmp_path):
             wait_for("the spool to drain", lambda: status(tmp_path).get("spool_batches") == 0
                      and status(tmp_path).get("central_reachable"))  # fmt: skip
-            rules = wait_for("the scan alert", lambda: (r := _rules(lab, admin))
+            by_rule = wait_for("the scan alert", lambda: (r := rules(lab, admin))
                              and "port_scan.vertical" in r and r)  # fmt: skip
-            assert rules["brute_force.ssh"] == 1 and rules["port_scan.vertical"] == 1
-            scan = _alert(lab, admin, "port_scan.vertical")
-            pcap = wait_for("the scan's packets",
-                            lambda: (r := _get(lab, f"/api/v1/alerts/{scan['id']}/packets", admin))
+            assert by_rule["brute_force.ssh"] == 1 and by_rule["port_scan.vertical"] == 1
+            scan = one_alert(lab, admin, "port_scan.vertical")
+            url = f"/api/v1/alerts/{scan['id']}/packets"
+            pcap = wait_for("the scan's packets", lambda: (r := api_get(lab, url, admin))
                             and r.status_code == 200 and r)  # fmt: skip
             _check_pcap(pcap.content, tmp_path, lab)
             shown = cli(lab, tmp_path, "sensor", "status", "--json")
@@ -191,7 +107,7 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
                 assert f"Src: {lab.client_ip}" in seen.stdout
             assert sensor.stop() == 0, sensor.log.read_text()[-3000:]
             final = status(tmp_path)
-            fleet = _get(lab, "/api/v1/sensors", admin)
+            fleet = api_get(lab, "/api/v1/sensors", admin)
             assert fleet is not None and fleet.status_code == 200
             [entry] = fleet.json()["sensors"]
             assert entry["stats"]["packets_received"] > 0
@@ -202,52 +118,6 @@ def test_live_sensor_detects_ships_through_an_outage_and_serves_packets(
         for p in servers:
             p.terminate()
             p.wait(timeout=10)
-
-
-def cli(lab: Lab, tmp: Path, *args: str, token: str | None = None
-        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    env = {**os.environ, "CITYSHIELD_CONFIG": str(tmp / "cityshield.toml"), "COLUMNS": "200"}
-    if token:
-        env["CITYSHIELD_TOKEN"] = token
-    return subprocess.run(
-        lab.cmd(lab.server_ns, sys.executable, "-m", "api.cli", *args),
-        cwd=tmp, capture_output=True, text=True, timeout=120, check=False, env=env,
-    )  # fmt: skip
-
-
-def _traffic(lab: Lab, *args: str) -> list[str]:
-    cmd = lab.traffic(lab.client_ns, *args)
-    return [lab.client_ns, *cmd[4:]]  # Lab.run adds `ip netns exec NS`
-
-
-def _admin_token(lab: Lab, tmp: Path) -> str:
-    done = subprocess.run(
-        lab.cmd(lab.server_ns, "curl", "-sf", "-X", "POST", "-H", "Content-Type: application/json",
-                "-d", '{"username": "root", "password": "a root password for tests"}',
-                f"http://127.0.0.1:{PORT}/api/v1/auth/login"),
-        capture_output=True, timeout=30, check=True,
-    )  # fmt: skip
-    return str(orjson.loads(done.stdout)["token"])
-
-
-def _alerts(lab: Lab, token: str) -> list[dict[str, Any]]:
-    r = _get(lab, "/api/v1/alerts?limit=100", token)
-    if r is None or r.status_code != 200:
-        return []
-    body = r.json()
-    return list(body["items"] if isinstance(body, dict) else body)
-
-
-def _rules(lab: Lab, token: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for a in _alerts(lab, token):
-        out[a["rule"]["id"]] = out.get(a["rule"]["id"], 0) + 1
-    return out
-
-
-def _alert(lab: Lab, token: str, rule: str) -> dict[str, Any]:
-    [alert] = [a for a in _alerts(lab, token) if a["rule"]["id"] == rule]
-    return alert
 
 
 def _check_pcap(pcap: bytes, tmp: Path, lab: Lab) -> None:
