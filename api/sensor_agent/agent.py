@@ -96,6 +96,11 @@ class SensorAgent:
     def _maybe_reload(self) -> None:
         force = self._reload.is_set()
         self._reload.clear()
+        if self.shipper.config_changed.is_set():
+            self.shipper.config_changed.clear()
+            central = self.shipper.central_aggregation
+            if central is not None and central != self.rules.central_aggregation:
+                self.rules.set_central(central)
         pipeline = self.rules.check(force=force)
         if pipeline is not None:
             # The old detectors' pending alerts go out first; the new ones start from nothing.

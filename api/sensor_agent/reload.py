@@ -1,4 +1,5 @@
-"""``RuleWatcher``: the sensor's detection rules and model files, rebuilt when they change.
+"""``RuleWatcher``: the sensor's detection rules and model files, rebuilt when they change, and
+when the central service's per-rule aggregation keys change (the shipper reads them).
 
 New rules and models reach a sensor as files (the central service's configuration management,
 or an operator, writes them into ``detectors.rules_dir`` and ``models.folder``); the agent looks
@@ -28,10 +29,26 @@ class RuleWatcher:
     def __init__(self, settings: Settings, every: float = 5.0) -> None:
         self.settings = settings
         self.every = every
+        #: Aggregation keys per rule set centrally: they win over the rule files, as in
+        #: ``api.composition.build_pipeline`` with the service database.
+        self.central_aggregation: dict[str, list[str]] = {}
         self.version = self._fingerprint()
         self._next = time.monotonic() + every
         self.reloads = 0
         self.last_error: str | None = None
+
+    def set_central(self, fields: dict[str, list[str]]) -> None:
+        """New keys from the central service: the next ``check`` rebuilds detection."""
+        self.central_aggregation = dict(fields)
+        self._next = 0.0
+        self.version = ""  # differs from any fingerprint: forces the rebuild
+
+    def _settings(self) -> Settings:
+        agg = self.settings.aggregation
+        merged = {**agg.fields_by_rule, **self.central_aggregation}
+        return self.settings.model_copy(
+            update={"aggregation": agg.model_copy(update={"fields_by_rule": merged})}
+        )
 
     def _files(self) -> Iterator[Path]:
         root = rules_path(self.settings)
@@ -49,6 +66,7 @@ class RuleWatcher:
             except OSError:
                 continue
             h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(repr(sorted(self.central_aggregation.items())).encode())
         return h.hexdigest()
 
     def check(self, force: bool = False) -> DetectionPipeline | None:
@@ -60,7 +78,7 @@ class RuleWatcher:
         if version == self.version and not force:
             return None
         try:
-            pipeline = build_pipeline(self.settings)
+            pipeline = build_pipeline(self._settings())
         except CityShieldError as exc:
             self.last_error = f"rules {version} not loaded, {self.version} kept: {exc}"
             log.error("%s", self.last_error)

@@ -67,6 +67,11 @@ class Shipper:
         self._evidence: dict[str, EvidenceJob] = {}
         self._evidence_lock = threading.Lock()
         self._next_heartbeat = 0.0
+        self._next_config = 0.0
+        #: Aggregation keys per rule as the central service last gave them (None: not yet read).
+        self.central_aggregation: dict[str, list[str]] | None = None
+        #: Set when ``central_aggregation`` changed; the agent rebuilds detection and clears it.
+        self.config_changed = threading.Event()
         self._backoff = 0.5
         self._thread: threading.Thread | None = None
         self._rejected_dir = Path(spool.dir) / "rejected"
@@ -100,6 +105,8 @@ class Shipper:
         while not self._stop.is_set():
             if time.monotonic() >= self._next_heartbeat:
                 self._send_heartbeat()
+            if time.monotonic() >= self._next_config:
+                self._read_config()
             sent_all = self._send_spooled()
             if sent_all:
                 self._send_evidence()
@@ -117,6 +124,22 @@ class Shipper:
         self._note(outcome)
         if outcome.outcome == "stored":
             self.stats.heartbeats += 1
+
+    def _read_config(self) -> None:
+        """Detection settings analysts change centrally reach the sensor: read, compare, flag."""
+        self._next_config = time.monotonic() + self.settings.config_poll_seconds
+        outcome = self.client.aggregation()
+        self._note(outcome)
+        if outcome.outcome != "stored" or not isinstance(outcome.data, list):
+            return
+        try:
+            fields = {str(r["rule_id"]): [str(f) for f in r["fields"]] for r in outcome.data}
+        except (KeyError, TypeError):
+            log.warning("the central service's aggregation keys are not in the expected form")
+            return
+        if fields != self.central_aggregation:
+            self.central_aggregation = fields
+            self.config_changed.set()
 
     def _send_spooled(self) -> bool:
         """Send pending batches in order; False when the central service must be waited for."""

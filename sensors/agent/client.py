@@ -30,6 +30,8 @@ class SendOutcome:
     detail: str
     retry_after: float | None = None
     body: dict[str, Any] | None = None
+    #: The decoded JSON answer, whatever its shape (``body`` when it is an object).
+    data: Any = None
 
 
 class CentralClient:
@@ -60,6 +62,10 @@ class CentralClient:
     def heartbeat(self, stats: dict[str, Any]) -> SendOutcome:
         return self._send("POST", "/api/v1/sensors/heartbeat", json=stats)
 
+    def aggregation(self) -> SendOutcome:
+        """The per-rule aggregation keys analysts set centrally (``GET /api/v1/aggregation``)."""
+        return self._send("GET", "/api/v1/aggregation")
+
     def upload_evidence(
         self, alert_id: str, pcap: bytes, status: str, detail: str, oldest_ns: int | None
     ) -> SendOutcome:
@@ -85,7 +91,8 @@ class CentralClient:
                 body = response.json()
             except ValueError:
                 body = None
-            return SendOutcome("stored", code, "ok", body=body if isinstance(body, dict) else None)
+            as_dict = body if isinstance(body, dict) else None
+            return SendOutcome("stored", code, "ok", body=as_dict, data=body)
         detail = _detail(response)
         if code in _REJECTED:
             return SendOutcome("rejected", code, detail)

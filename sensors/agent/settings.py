@@ -35,6 +35,8 @@ class AgentSettings(Section):
     batch_max_items: int = Field(5000, ge=1, le=100_000)
     batch_max_seconds: float = Field(2.0, gt=0, le=300)
     heartbeat_seconds: float = Field(10.0, gt=0, le=3600)
+    #: How often the detection configuration set centrally (per-rule aggregation keys) is read.
+    config_poll_seconds: float = Field(30.0, gt=0, le=86_400)
     request_timeout_seconds: float = Field(30.0, gt=0, le=600)
     #: Longest wait between retries while the central service is unreachable.
     max_backoff_seconds: float = Field(30.0, gt=0, le=3600)

@@ -59,3 +59,14 @@ def test_rule_changes_rebuild_detection_and_a_broken_file_keeps_the_old(tmp_path
 def test_the_central_url_must_be_http() -> None:
     with pytest.raises(ConfigError, match=r"agent.central_url"):
         CentralClient(AgentSettings(central_url=""), "token")
+
+
+def test_aggregation_keys_from_the_central_service_rebuild_detection() -> None:
+    settings = Settings(detectors={"disabled": ["yara"]})
+    watcher = RuleWatcher(settings, every=3600)
+    assert watcher.check() is None
+    watcher.set_central({"port_scan.vertical": ["source.ip"]})
+    pipeline = watcher.check()
+    assert pipeline is not None and watcher.reloads == 1
+    assert pipeline.aggregator._settings.fields_by_rule["port_scan.vertical"] == ["source.ip"]
+    assert watcher.check() is None  # the same keys again: nothing to do

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from alerts.stores import SqliteAlertStore
 from alerts.stores.base import FlowQuery
 from api.app.factory import create_app
@@ -34,7 +36,7 @@ def spool_batch(spool: DiskSpool, *flows: dict[str, Any]) -> None:
 
 def settings(url: str) -> AgentSettings:
     return AgentSettings(central_url=url, heartbeat_seconds=0.2, max_backoff_seconds=0.2,
-                         request_timeout_seconds=5)  # fmt: skip
+                         request_timeout_seconds=5, config_poll_seconds=0.2)  # fmt: skip
 
 
 def test_batches_go_in_order_and_a_refused_one_is_put_aside(tmp_path: Path) -> None:
@@ -74,3 +76,26 @@ def test_nothing_leaves_the_spool_while_the_service_is_unreachable(tmp_path: Pat
     assert not shipper.stats.central_reachable
     assert shipper.stats.last_error is not None and "unreachable" in shipper.stats.last_error
     spool.close()
+
+
+def test_aggregation_keys_set_centrally_reach_the_sensor(tmp_path: Path) -> None:
+    store = SqliteAlertStore(tmp_path / "alerts.db", FixedClock(NOW))
+    app = create_app(api_settings(tmp_path), store, clock=FixedClock(NOW))
+    tokens = credentials(app.state.services).tokens
+    spool = DiskSpool(tmp_path / "spool", max_bytes=1 << 20)
+    with live_server(app) as url:
+        client = CentralClient(settings(url), tokens["sensor"])
+        shipper = Shipper(settings(url), spool, client, dict)
+        shipper.start()
+        wait_for(lambda: shipper.central_aggregation == {})
+        shipper.config_changed.clear()
+        set_keys = httpx.put(f"{url}/api/v1/aggregation/port_scan.vertical",
+                             json={"fields": ["source.ip"]},
+                             headers={"Authorization": f"Bearer {tokens['analyst']}"})  # fmt: skip
+        assert set_keys.status_code == 200, set_keys.text
+        wait_for(shipper.config_changed.is_set)
+        shipper.stop(flush_seconds=0)
+        client.close()
+    assert shipper.central_aggregation == {"port_scan.vertical": ["source.ip"]}
+    spool.close()
+    store.close()
