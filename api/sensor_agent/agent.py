@@ -62,6 +62,7 @@ class SensorAgent:
         a = settings.agent
         self.name = settings.sensor.name
         token = read_token(settings)  # before anything is opened or made on disk
+        Path(a.state_dir).mkdir(parents=True, exist_ok=True)
         self.capture = LiveCapture(interface, bpf, a.capture)
         self.engine = build_engine(settings)
         self.pipeline = build_pipeline(settings)
@@ -75,7 +76,10 @@ class SensorAgent:
             fsync=a.spool_fsync,
         )
         self.client = CentralClient(a, token)
-        self.shipper = Shipper(a, self.spool, self.client, self.heartbeat_stats, self.ring)
+        self.shipper = Shipper(
+            a, self.spool, self.client, self.heartbeat_stats, self.ring,
+            evidence_file=Path(a.state_dir) / "evidence-pending.json",
+        )  # fmt: skip
         self.outgoing = Outgoing()
         self._stop = threading.Event()
         self._started = time.monotonic()
@@ -191,13 +195,14 @@ class SensorAgent:
             log.error("spool full (%d bytes): a batch of %d items dropped", self.spool.size,
                       len(part))  # fmt: skip
             return
+        jobs = []
         for alert in part.alerts.values():
             own = [alert.community_id] if alert.community_id else []
             cids = list(dict.fromkeys([*alert.evidence.community_ids, *own]))
             if cids:
-                self.shipper.add_evidence(
-                    EvidenceJob(alert.id, cids, _ns(alert.first_seen), _ns(alert.last_seen), seq)
-                )
+                first, last = _ns(alert.first_seen), _ns(alert.last_seen)
+                jobs.append(EvidenceJob(alert.id, cids, first, last, seq))
+        self.shipper.add_evidence(jobs)
 
     # ------------------------------------------------------------------ health
     def counters(self) -> dict[str, Any]:

@@ -16,10 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sensors.agent import AgentSettings, CentralClient, DiskSpool, SendOutcome
 from sensors.evidence import PcapRing, extract_flows
 
 log = logging.getLogger(__name__)
+#: Alerts whose packets wait to be uploaded, at most (a sweep of alerts must not grow it forever).
+MAX_EVIDENCE_JOBS = 10_000
 
 
 @dataclass(slots=True)
@@ -55,6 +59,7 @@ class Shipper:
         client: CentralClient,
         heartbeat: Callable[[], dict[str, Any]],
         ring: PcapRing | None = None,
+        evidence_file: Path | None = None,
     ) -> None:
         self.settings = settings
         self.spool = spool
@@ -64,7 +69,10 @@ class Shipper:
         self.stats = ShipperStats()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._evidence: dict[str, EvidenceJob] = {}
+        #: Pending uploads survive a restart: the packets stay in the ring, the job in this file.
+        self._evidence_file = evidence_file
+        self._evidence: dict[str, EvidenceJob] = self._load_evidence()
+        self.evidence_dropped = 0
         self._evidence_lock = threading.Lock()
         self._next_heartbeat = 0.0
         self._next_config = 0.0
@@ -96,9 +104,39 @@ class Shipper:
             self._thread.join(timeout=self.settings.request_timeout_seconds + 5)
         self._send_heartbeat()  # the last word: final counters
 
-    def add_evidence(self, job: EvidenceJob) -> None:
+    def add_evidence(self, jobs: list[EvidenceJob]) -> None:
+        """Queue uploads (once the batch naming the alerts is stored); saved in one write."""
+        if not jobs:
+            return
         with self._evidence_lock:
-            self._evidence[job.alert_id] = job  # a newer version of the alert replaces the job
+            for job in jobs:
+                self._evidence.pop(job.alert_id, None)
+                self._evidence[job.alert_id] = job  # a newer version of the alert replaces it
+            while len(self._evidence) > MAX_EVIDENCE_JOBS:  # bounded: the oldest go
+                del self._evidence[next(iter(self._evidence))]
+                self.evidence_dropped += 1
+            self._save_evidence()
+
+    def _load_evidence(self) -> dict[str, EvidenceJob]:
+        if self._evidence_file is None:
+            return {}
+        try:
+            rows = orjson.loads(self._evidence_file.read_bytes())
+            jobs = [EvidenceJob(str(r[0]), [str(c) for c in r[1]], int(r[2]), int(r[3]), int(r[4]))
+                    for r in rows[-MAX_EVIDENCE_JOBS:]]  # fmt: skip
+        except (OSError, orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError):
+            return {}
+        return {j.alert_id: j for j in jobs}
+
+    def _save_evidence(self) -> None:
+        """Under ``_evidence_lock``."""
+        if self._evidence_file is None:
+            return
+        rows = [[j.alert_id, j.community_ids, j.start_ns, j.end_ns, j.seq]
+                for j in self._evidence.values()]  # fmt: skip
+        tmp = self._evidence_file.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(rows))
+        tmp.replace(self._evidence_file)
 
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
@@ -205,6 +243,7 @@ class Shipper:
             with self._evidence_lock:
                 if self._evidence.get(job.alert_id) is job:
                     del self._evidence[job.alert_id]
+                    self._save_evidence()
 
     def _note(self, outcome: SendOutcome) -> None:
         if outcome.status is not None:

@@ -16,9 +16,11 @@ from tests.e2e.live.netlab import Lab, unavailable, veth_lab
 from tests.e2e.live.sensorkit import (
     Proc,
     admin_token,
+    api_get,
     central,
     cli,
     config,
+    one_alert,
     rules,
     status,
     traffic,
@@ -65,6 +67,11 @@ def test_a_killed_sensor_loses_nothing_it_spooled(lab: Lab, tmp_path: Path) -> N
             by_rule = wait_for("both alerts", lambda: (r := rules(lab, admin))
                                and both <= set(r) and r)  # fmt: skip
             assert by_rule["port_scan.vertical"] == 1 and by_rule["brute_force.ssh"] == 1
+            # The killed process's pending evidence upload was on disk too: the packets come.
+            scan = one_alert(lab, admin, "port_scan.vertical")
+            url = f"/api/v1/alerts/{scan['id']}/packets"
+            wait_for("the scan's packets", lambda: (r := api_get(lab, url, admin))
+                     and r.status_code == 200)  # fmt: skip
             assert sensors[1].stop() == 0
     finally:
         for s in sensors:

@@ -15,7 +15,7 @@ from alerts.stores import SqliteAlertStore
 from alerts.stores.base import FlowQuery
 from api.app.factory import create_app
 from api.sensor_agent.outgoing import Outgoing
-from api.sensor_agent.shipper import Shipper
+from api.sensor_agent.shipper import EvidenceJob, Shipper
 from cityshield.clock import FixedClock
 from sensors.agent import AgentSettings, CentralClient, DiskSpool
 from tests.api.httpkit import NOW, api_settings, credentials, flow, free_port, live_server
@@ -99,3 +99,21 @@ def test_aggregation_keys_set_centrally_reach_the_sensor(tmp_path: Path) -> None
     assert shipper.central_aggregation == {"port_scan.vertical": ["source.ip"]}
     spool.close()
     store.close()
+
+
+def test_pending_evidence_uploads_survive_a_restart(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    spool = DiskSpool(tmp_path / "spool", max_bytes=1 << 20)
+    client = CentralClient(settings(url), "cs_x.y")
+    path = tmp_path / "evidence-pending.json"
+    first = Shipper(settings(url), spool, client, dict, evidence_file=path)
+    first.add_evidence([EvidenceJob("a1", ["1:x="], 1, 2, 3), EvidenceJob("a2", ["1:y="], 4, 5, 6)])
+    first.add_evidence([EvidenceJob("a1", ["1:x=", "1:z="], 1, 9, 7)])  # a newer version of a1
+    again = Shipper(settings(url), spool, client, dict, evidence_file=path)
+    assert sorted(
+        (j.alert_id, j.community_ids, j.end_ns, j.seq) for j in again._evidence.values()
+    ) == [("a1", ["1:x=", "1:z="], 9, 7), ("a2", ["1:y="], 5, 6)]
+    path.write_text("{not json")
+    assert Shipper(settings(url), spool, client, dict, evidence_file=path)._evidence == {}
+    client.close()
+    spool.close()
