@@ -2,7 +2,9 @@
 
 Binding: pcapy-ng. Its wheels carry libpcap (nothing to compile, no system package needed) and
 its ``next_batch`` returns many packets per call as one bytes object plus fixed 16-byte records,
-which become a ``PacketBatch`` with three numpy views and no per-packet Python object. Its
+which become a ``PacketBatch`` with three numpy views and no per-packet Python object. Measured
+on loopback (200,000 UDP packets, the reading thread's CPU time): 0.22 us a packet through
+``next_batch``, 6.8 us through scapy's libpcap socket (``recv_raw``, one call per packet). Its
 ``next_batch`` blocks without end on a quiet interface when the handle is blocking (the libpcap
 timeout is not honoured), so the handle is non-blocking and the thread waits in ``select`` on the
 capture descriptor (the GIL is released there) with a short timeout to notice ``stop``.
