@@ -4,6 +4,7 @@ aged out of the sensor's ring, not from a sensor)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerts.stores import SqliteAlertStore
+from api.app.evidence.files import EvidenceFiles
 from cityshield.clock import FixedClock
 from tests.api.httpkit import Credentials, alert
 
@@ -107,3 +109,15 @@ def test_no_packets_says_why(
     assert "aged out of sensor 'dmz-tap-1'" in detail() and "reaches back to X" in detail()
     assert "does not come from an enrolled sensor" in detail(f"/api/v1/alerts/{other.id}/packets")
     assert client.get("/api/v1/alerts/nope/packets", headers=analyst).status_code == 404
+
+
+def test_evidence_on_the_central_service_is_bounded(tmp_path: Path) -> None:
+    files = EvidenceFiles(tmp_path, max_bytes=250)
+    pcap = small_pcap()[:100]
+    for i, alert_id in enumerate(["a1", "a2", "a3"]):
+        files.put(alert_id, pcap, {"alert_id": alert_id, "status": "complete"})
+        os.utime(tmp_path / f"{alert_id}.pcap", ns=(i, i))  # upload order, whatever the clock
+    assert files.pcap("a1") is None and files.pcap("a2") is not None
+    assert files.pcap("a3") is not None
+    note = files.note("a1")
+    assert note is not None and note["status"] == "deleted" and "250 bytes" in note["detail"]

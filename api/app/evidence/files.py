@@ -24,9 +24,15 @@ def evidence_dir(service_db: str) -> Path:
     return Path(service_db).resolve().parent / "evidence"
 
 
+#: What the central service keeps of uploaded packets, at most; past it the oldest pcaps go and
+#: their notes say so. (A setting in ``[api]`` would be better; ``api/app/config.py`` is shared.)
+MAX_EVIDENCE_BYTES = 20 * 1024**3
+
+
 class EvidenceFiles:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_bytes: int = MAX_EVIDENCE_BYTES) -> None:
         self.dir = folder
+        self.max_bytes = max_bytes
 
     def _paths(self, alert_id: str) -> tuple[Path, Path]:
         if not _SAFE_ID.match(alert_id):
@@ -42,9 +48,41 @@ class EvidenceFiles:
             tmp.replace(pcap_path)
         else:
             pcap_path.unlink(missing_ok=True)
-        tmp = note_path.with_suffix(".json.tmp")
+        self._write_note(note_path, note)
+        if pcap:
+            self._trim(keep=pcap_path)
+
+    @staticmethod
+    def _write_note(path: Path, note: dict[str, Any]) -> None:
+        tmp = path.with_suffix(".json.tmp")
         tmp.write_bytes(orjson.dumps(note))
-        tmp.replace(note_path)
+        tmp.replace(path)
+
+    def _trim(self, keep: Path) -> None:
+        """Delete the oldest pcaps past ``max_bytes`` (never the one just stored)."""
+        pcaps = []
+        for p in self.dir.glob("*.pcap"):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            pcaps.append((st.st_mtime_ns, st.st_size, p))
+        total = sum(size for _, size, _ in pcaps)
+        for _, size, path in sorted(pcaps):
+            if total <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            path.unlink(missing_ok=True)
+            total -= size
+            note_path = path.with_suffix(".json")
+            note = self.note(path.stem) or {"alert_id": path.stem}
+            detail = (
+                f"deleted from the central service to keep its evidence within {self.max_bytes} "
+                "bytes (older evidence goes first)"
+            )
+            note.update(status="deleted", detail=detail)
+            self._write_note(note_path, note)
 
     def note(self, alert_id: str) -> dict[str, Any] | None:
         _, note_path = self._paths(alert_id)

@@ -83,6 +83,8 @@ class EvidenceService:
         sensor = alert.observer
         if note is not None:
             status = note.get("status")
+            if status == "deleted":
+                raise Missing(f"the packets of alert {alert_id} were {note.get('detail')}")
             if status == "aged_out":
                 raise Missing(
                     f"the packets of alert {alert_id} aged out of sensor {sensor!r}'s ring "
