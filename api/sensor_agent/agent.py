@@ -190,7 +190,12 @@ class SensorAgent:
         self.shipper.wake()
 
     def _spool_part(self, part: Outgoing) -> None:
-        seq = self.spool.append(lambda seq: part.payload(self.spool.batch_id(self.name, seq)))
+        try:
+            seq = self.spool.append(lambda seq: part.payload(self.spool.batch_id(self.name, seq)))
+        except OSError as exc:  # a full or failing disk: say so, count it, keep capturing
+            log.error("cannot spool a batch of %d items: %s", len(part), exc)
+            self.spool.refused += 1
+            return
         if seq is None:
             log.error("spool full (%d bytes): a batch of %d items dropped", self.spool.size,
                       len(part))  # fmt: skip

@@ -15,6 +15,7 @@ SQLite files whose size is not bounded by us or do not keep strict order with ac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -82,11 +83,17 @@ class DiskSpool:
             f = self._writable(record_size)
             assert self._segment is not None
             offset = self._sizes[self._segment]
-            f.write(_HEADER.pack(MAGIC, _crc(seq, payload), seq, len(payload)))
-            f.write(payload)
-            f.flush()
-            if self.fsync == "always":
-                os.fsync(f.fileno())
+            try:
+                f.write(_HEADER.pack(MAGIC, _crc(seq, payload), seq, len(payload)))
+                f.write(payload)
+                f.flush()
+                if self.fsync == "always":
+                    os.fsync(f.fileno())
+            except OSError:
+                # A full disk: cut the torn record off, so the next one starts where the index
+                # says (then the caller reports the failure).
+                self._close_segment_quietly(offset)
+                raise
             self._sizes[self._segment] += record_size
             self._entries.append(
                 SpoolEntry(seq, self._segment, offset + _HEADER.size, len(payload))
@@ -112,6 +119,17 @@ class DiskSpool:
                 os.fsync(self._file.fileno())
             self._file.close()
         self._file = None
+
+    def _close_segment_quietly(self, size: int) -> None:
+        segment, f = self._segment, self._file
+        self._file = None
+        self._segment = None
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+        if segment is not None:
+            with contextlib.suppress(OSError), segment.open("r+b") as g:
+                g.truncate(size)  # if this fails too, the next start cuts it off by its CRC
 
     def close(self) -> None:
         with self._lock:
